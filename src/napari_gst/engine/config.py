@@ -1,0 +1,141 @@
+"""TrainConfig: every training setting, as a JSON-able dataclass with checked values."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import GSTError
+
+TASKS = ("count",)
+LOSSES = ("gst", "bayesian", "ot", "l2")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run; ``to_dict``/``from_dict`` round-trip through JSON.
+
+    Attributes
+    ----------
+    task : "count" (density whose sum is the number of objects).
+    model : network name for ``napari_gst.models.build_model`` ("unet" or "vgg").
+    model_options : extra keyword arguments for the network.
+    stride : density stride in pixels (None: the network's own default).
+    loss : "gst" (default), "bayesian", "ot" or "l2"; ``loss_options`` go to ``make_loss``.
+    epochs : passes over the training images; ``max_minutes`` stops earlier (None: no limit).
+    learning_rate, weight_decay : AdamW settings.
+    batch_size : crops per optimiser step.
+    crop_size : side of the square random training crops, in pixels (rounded down to a
+        multiple of the stride; images smaller than it are used whole).
+    scale_range : random rescale factors (low, high) applied before cropping.
+    flip : random horizontal and vertical flips.
+    sigma_range : (min, max) Gaussian scales for the transport kernel, in pixels
+        (None: the kernel's default, stride .. 2.5 x stride).
+    device : "auto", "cpu" or "cuda".
+    seed : seeds Python, numpy and torch (crops, flips, initial weights).
+    val_fraction : share of the training images held out for validation when no validation
+        set is given; ``min_val_images`` is the fewest worth holding out (below that, the
+        training MAE selects the best model).
+    val_every : validate every this many epochs (and always after the last).
+    cache_dir : where Gaussian fits are cached (None: no cache).
+    """
+
+    task: str = "count"
+    model: str = "unet"
+    model_options: dict = field(default_factory=dict)
+    stride: int | None = None
+    loss: str = "gst"
+    loss_options: dict = field(default_factory=dict)
+    epochs: int = 60
+    max_minutes: float | None = 15.0
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 4
+    crop_size: int = 128
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    flip: bool = True
+    sigma_range: tuple[float, float] | None = None
+    device: str = "auto"
+    seed: int = 0
+    val_fraction: float = 0.15
+    min_val_images: int = 3
+    val_every: int = 1
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a GSTError naming the first setting that is out of range."""
+        _choice("task", self.task, TASKS)
+        _choice("loss", self.loss, LOSSES)
+        _choice("device", self.device.split(":")[0], ("auto", "cpu", "cuda"))
+        for name in ("epochs", "batch_size", "crop_size", "val_every", "min_val_images"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise GSTError(f"{name} must be a positive integer, got {value!r}")
+        if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
+            raise GSTError(f"stride must be a positive integer or None, got {self.stride!r}")
+        _positive("learning_rate", self.learning_rate)
+        if self.weight_decay < 0:
+            raise GSTError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.max_minutes is not None:
+            _positive("max_minutes", self.max_minutes)
+        self.scale_range = _pair("scale_range", self.scale_range)
+        if self.sigma_range is not None:
+            self.sigma_range = _pair("sigma_range", self.sigma_range)
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise GSTError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+
+    def to_dict(self) -> dict:
+        """Return the settings as a JSON-able dict."""
+        result = dataclasses.asdict(self)
+        for key in ("scale_range", "sigma_range"):
+            if result[key] is not None:
+                result[key] = list(result[key])
+        return result
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Return a config from a dict; unknown keys raise a GSTError naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise GSTError(f"unknown training setting(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> TrainConfig:
+        """Return the config stored in a JSON file."""
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as error:
+            raise GSTError(f"cannot read training settings from {path}: {error}") from error
+        if not isinstance(values, dict):
+            raise GSTError(f"{path} must hold a JSON object of training settings")
+        return cls.from_dict(values)
+
+
+def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise a GSTError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise GSTError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _positive(name: str, value: object) -> None:
+    """Raise a GSTError unless ``value`` is a positive number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise GSTError(f"{name} must be a positive number, got {value!r}")
+
+
+def _pair(name: str, value: object) -> tuple[float, float]:
+    """Return ``value`` as a (low, high) pair of positive floats with low <= high."""
+    try:
+        low, high = (float(v) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError) as error:
+        raise GSTError(f"{name} must be a pair (low, high), got {value!r}") from error
+    if not 0 < low <= high:
+        raise GSTError(f"{name} must satisfy 0 < low <= high, got ({low}, {high})")
+    return low, high
