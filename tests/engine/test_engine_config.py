@@ -1,0 +1,46 @@
+"""TrainConfig: JSON round trip and messages that name the bad setting."""
+
+import json
+
+import pytest
+import torch
+
+from napari_gst.engine.config import TrainConfig
+from napari_gst.engine.devices import resolve_device
+from napari_gst.errors import GSTError
+
+
+def test_config_round_trips_through_json(tmp_path):
+    config = TrainConfig(loss="l2", epochs=3, scale_range=(0.8, 1.2), sigma_range=(4, 10))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config.to_dict()))
+    assert TrainConfig.from_json(path) == config
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"loss": "mse"}, "loss"),
+        ({"epochs": 0}, "epochs"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"scale_range": (1.2, 0.8)}, "scale_range"),
+        ({"val_fraction": 1.0}, "val_fraction"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
+def test_bad_settings_name_the_setting(settings, named):
+    with pytest.raises(GSTError, match=named):
+        TrainConfig(**settings)
+
+
+def test_unknown_settings_are_refused():
+    with pytest.raises(GSTError, match="unknown training setting.*colour"):
+        TrainConfig.from_dict({"colour": "red"})
+
+
+def test_auto_device_is_cuda_only_when_available():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(GSTError, match="no CUDA"):
+            resolve_device("cuda")
