@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_gst.engine.peaks import cells_to_pixels, count_guided_peaks, landmark_peaks
+from napari_gst.engine.peaks import cells_to_pixels, count_guided_peaks
 
 
 def blobs(shape, centres, sigma=1.5):
@@ -38,13 +38,6 @@ def test_refinement_gives_sub_cell_positions_at_stride():
     density[2, 2], density[2, 3] = 0.6, 0.4  # mass centre at cell col 2.4
     (point,) = count_guided_peaks(density, stride=8, count=1)
     assert point == pytest.approx([2 * 8 + 3.5, 2.4 * 8 + 3.5])
-
-
-def test_landmark_peaks_one_per_channel_and_nan_when_absent():
-    stack = np.stack([blobs((20, 20), [(5, 7)]), np.zeros((20, 20))])
-    points = landmark_peaks(stack, stride=1)
-    assert points[0] == pytest.approx([5, 7], abs=0.2)
-    assert np.isnan(points[1]).all()
 
 
 def test_peaks_reject_bad_density():

@@ -1,4 +1,7 @@
-"""Read points out of a density map: count-guided peaks and landmark peaks, in image pixels."""
+"""Read points out of a density map: count-guided peaks, in image pixels.
+
+Landmark read-outs (one refined peak per channel) live in ``napari_gst.landmarks``.
+"""
 
 from __future__ import annotations
 
@@ -97,22 +100,3 @@ def count_guided_peaks(
         exclude_border=False,
     )
     return cells_to_pixels(_refine(density, peaks), stride)
-
-
-def landmark_peaks(densities: object, stride: int = 1) -> np.ndarray:
-    """Return one refined peak per channel of an (L, h, w) density stack, as (L, 2) pixels.
-
-    A channel with no positive mass gives a NaN row (the landmark is absent).
-    """
-    stack = np.asarray(densities, dtype=np.float64)
-    if stack.ndim != 3 or stack.shape[0] == 0:
-        raise ValueError(f"densities must be (L, h, w) with L >= 1, got shape {stack.shape}")
-    stride = as_stride(stride)
-    points = np.full((stack.shape[0], 2), np.nan)
-    for channel, density in enumerate(stack):
-        density = _as_density(density)
-        if density.max() <= 0:
-            continue
-        peak = np.array([np.unravel_index(int(np.argmax(density)), density.shape)])
-        points[channel] = cells_to_pixels(_refine(density, peak), stride)[0]
-    return points

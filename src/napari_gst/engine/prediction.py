@@ -1,0 +1,174 @@
+"""Predict density, count and points for an image or a stack, from a network or checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import GSTError
+from .checkpoint import Checkpoint, load_checkpoint
+from .devices import resolve_device
+from .peaks import count_guided_peaks
+from .tiling import as_image_tensor, infer_density, infer_density_tiled, model_stride
+
+# Whole images up to this many pixels go through the network in one piece; larger ones are
+# tiled so memory stays bounded (about 1 GB of activations for the U-Net on a CPU).
+AUTO_TILE_PIXELS = 1024 * 1024
+AUTO_TILE_SIZE = 512
+
+
+@dataclass
+class Prediction:
+    """What a counting network says about an image or a stack.
+
+    Attributes
+    ----------
+    density : (h, w) density map at ``stride`` for one image; (T, h, w) for a stack.
+    count : the density's sum: a float for one image, a (T,) array for a stack.
+    points : count-guided peaks in image pixels: (K, 2) (row, col) for one image, (K, 3)
+        (plane, row, col) for a stack, as napari's Points layer stores them.
+    stride : pixels per density cell.
+    image_shape : (H, W) of the image (of each plane).
+    """
+
+    density: np.ndarray
+    count: float | np.ndarray
+    points: np.ndarray
+    stride: int
+    image_shape: tuple[int, int]
+
+    @property
+    def is_stack(self) -> bool:
+        """True when the prediction covers a stack of planes."""
+        return self.density.ndim == 3
+
+    def counts(self) -> np.ndarray:
+        """Return the count of each plane as a 1-D array (one entry for a single image)."""
+        return np.atleast_1d(np.asarray(self.count, dtype=np.float64))
+
+
+def _resolve_model(
+    model_or_checkpoint: nn.Module | Checkpoint | str | Path, normalisation: object, device
+) -> tuple[nn.Module, object]:
+    """Return (network on device, Normalisation) for any accepted model argument."""
+    from ..data import Normalisation
+
+    if isinstance(model_or_checkpoint, (str, Path)):
+        model_or_checkpoint = load_checkpoint(model_or_checkpoint, task="count", device=device)
+    if isinstance(model_or_checkpoint, Checkpoint):
+        stored = model_or_checkpoint.normalisation
+        normalisation = normalisation or (Normalisation.from_dict(stored) if stored else None)
+        model_or_checkpoint = model_or_checkpoint.model
+    if not isinstance(model_or_checkpoint, nn.Module):
+        raise GSTError(
+            "model_or_checkpoint must be a network, a Checkpoint or a model folder, got "
+            f"{type(model_or_checkpoint).__name__}"
+        )
+    if isinstance(normalisation, dict):
+        normalisation = Normalisation.from_dict(normalisation)
+    return model_or_checkpoint.to(device).eval(), normalisation or Normalisation()
+
+
+def _in_channels(model: nn.Module) -> int | None:
+    """Return the number of input channels of the network's first convolution, if any."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            return module.in_channels
+    return None
+
+
+def _planes(image: object, channels: int | None, stack: bool | None) -> tuple[np.ndarray, bool]:
+    """Return (T, H, W, C) planes of an image or stack and whether the input was a stack."""
+    array = np.asarray(image)
+    if array.ndim not in (2, 3, 4) or 0 in array.shape:
+        raise GSTError(
+            f"image must be (H, W), (H, W, C), (T, H, W) or (T, H, W, C), got {array.shape}"
+        )
+    if stack is None:
+        # A 3-D array is a stack unless its last axis matches the network's input channels.
+        stack = array.ndim == 4 or (array.ndim == 3 and array.shape[-1] != (channels or 1))
+    if stack:
+        planes = array[..., None] if array.ndim == 3 else array
+    else:
+        planes = (array[..., None] if array.ndim == 2 else array)[None]
+    if planes.ndim != 4:
+        raise GSTError(f"image of shape {array.shape} is not a stack of 2D planes")
+    if channels is not None and planes.shape[-1] != channels:
+        raise GSTError(
+            f"image has {planes.shape[-1]} channel(s) but the model expects {channels} "
+            f"(image shape {array.shape})"
+        )
+    return planes, stack
+
+
+def _plane_density(
+    model: nn.Module, plane: np.ndarray, device: torch.device, tile_size: int | None, overlap: int
+) -> np.ndarray:
+    """Return the (h, w) density of one normalised (H, W, C) plane (first output channel)."""
+    tensor = as_image_tensor(plane, device)
+    height, width = plane.shape[:2]
+    if tile_size is None and height * width > AUTO_TILE_PIXELS:
+        tile_size = AUTO_TILE_SIZE
+    if tile_size is None:
+        density = infer_density(model, tensor)
+    else:
+        density = infer_density_tiled(model, tensor, tile_size, overlap)
+    return density[0].float().cpu().numpy()
+
+
+def predict(
+    model_or_checkpoint: nn.Module | Checkpoint | str | Path,
+    image: object,
+    *,
+    tile_size: int | None = None,
+    overlap: int = 64,
+    device: str | torch.device = "auto",
+    normalisation: object = None,
+    stack: bool | None = None,
+    min_distance: float = 3.0,
+) -> Prediction:
+    """Return the density map, count and points of an image or a stack of planes.
+
+    Parameters
+    ----------
+    model_or_checkpoint : a counting network (with ``.stride``), a loaded Checkpoint, or a
+        model folder written by training (its normalisation is then applied).
+    image : (H, W) or (H, W, C) image, or (T, H, W[, C]) stack; any numeric dtype.
+    tile_size : predict in overlapping tiles of this many pixels (None: tiles only for images
+        over a megapixel). ``overlap`` is the tiles' overlap in pixels.
+    device : "auto" (CUDA when available), "cpu" or "cuda".
+    normalisation : a ``napari_gst.data.Normalisation`` (or its dict) overriding the
+        checkpoint's; default percentile normalisation for a bare network.
+    stack : force the reading of a 3-D array as a stack (True) or a C-channel image (False).
+    min_distance : smallest distance between detected points, in pixels.
+
+    Examples
+    --------
+    >>> result = predict("runs/cells", image)  # doctest: +SKIP
+    >>> result.count, result.points.shape  # doctest: +SKIP
+    (176.4, (176, 2))
+    """
+    device = resolve_device(device)
+    model, normalisation = _resolve_model(model_or_checkpoint, normalisation, device)
+    stride = model_stride(model)
+    planes, is_stack = _planes(image, _in_channels(model), stack)
+    min_cells = max(1, int(round(min_distance / stride)))
+    densities, points = [], []
+    for index, plane in enumerate(planes):
+        density = _plane_density(model, normalisation.apply(plane), device, tile_size, overlap)
+        found = count_guided_peaks(density, stride, min_distance=min_cells)
+        densities.append(density)
+        points.append(np.column_stack([np.full(len(found), float(index)), found]))
+    counts = np.array([float(d.sum(dtype=np.float64)) for d in densities])
+    all_points = np.concatenate(points) if points else np.zeros((0, 3))
+    return Prediction(
+        density=np.stack(densities) if is_stack else densities[0],
+        count=counts if is_stack else float(counts[0]),
+        points=all_points if is_stack else all_points[:, 1:],
+        stride=stride,
+        image_shape=tuple(int(n) for n in planes.shape[1:3]),
+    )
