@@ -74,7 +74,10 @@ def _resolve_model(
 
 
 def _in_channels(model: nn.Module) -> int | None:
-    """Return the number of input channels of the network's first convolution, if any."""
+    """Return the network's input channels (``in_channels``, else its first convolution's)."""
+    declared = getattr(model, "in_channels", None)
+    if isinstance(declared, int):
+        return declared
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             return module.in_channels
