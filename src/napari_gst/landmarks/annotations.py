@@ -14,9 +14,6 @@ import numpy as np
 from ..errors import GSTError
 from .landmark_set import LandmarkSet
 
-# Accepted coordinate headers, in (row, col) order; napari writes "axis-0, axis-1".
-_COORDINATE_HEADERS = (("axis-0", "axis-1"), ("row", "col"), ("y", "x"))
-
 
 def landmarks_from_labels(
     points: object,
@@ -56,7 +53,8 @@ def landmarks_from_labels(
         array = array.reshape(0, 2)
     if array.ndim != 2 or array.shape[1] != 2:
         raise GSTError(f"{source}: points must have shape (N, 2) as (row, col), got {array.shape}")
-    labels = list(labels)
+    # numpy scalars (from files or layer tables) print as np.str_('x'): use Python values.
+    labels = [label.item() if isinstance(label, np.generic) else label for label in labels]
     if len(labels) != len(array):
         raise GSTError(f"{source}: {len(array)} points but {len(labels)} labels")
     landmarks = np.full((len(landmark_set), 2), np.nan)
@@ -118,42 +116,51 @@ def landmarks_to_layer(landmarks: object, landmark_set: LandmarkSet) -> tuple[np
 
 
 def read_landmark_csv(
-    path: str | Path, landmark_set: LandmarkSet, *, column: str = "label"
+    path: str | Path,
+    landmark_set: LandmarkSet,
+    image_shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Return the (L, 2) landmarks of one image from a CSV file with coordinate and label columns.
+    """Return the (L, 2) landmarks of one image from a CSV file with a ``label`` column.
 
-    The header must name the coordinates as ``axis-0,axis-1`` (napari's export), ``row,col`` or
-    ``y,x``, plus the label column; other columns (e.g. napari's ``index``) are ignored.
+    Coordinates follow :func:`napari_gst.data.read_points` (``axis-0,axis-1`` as napari
+    exports, ``y,x`` or ``row,col``); every data row must have as many cells as the header.
+
+    Raises
+    ------
+    GSTError
+        Naming the file (and line or label): a row with the wrong number of columns, no
+        ``label`` column, a label not in ``landmark_set``, a landmark given twice.
     """
+    from ..data.point_io import read_points  # the one definition of the CSV point format
+
     path = Path(path)
-    try:
-        with path.open(newline="") as handle:
-            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
-    except OSError as error:
-        raise GSTError(f"cannot read landmark file {path}: {error}") from error
-    if not rows:
-        raise GSTError(f"{path}: the file is empty (expected a header row)")
-    header = [cell.strip().lower() for cell in rows[0]]
-    row_key, col_key = _coordinate_columns(header, path)
-    if column.lower() not in header:
-        raise GSTError(f"{path}: no {column!r} column in the header {rows[0]}")
-    indices = [header.index(row_key), header.index(col_key), header.index(column.lower())]
-    points, labels = [], []
-    for line_number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise GSTError(
-                f"{path}, line {line_number}: {len(row)} columns, but the header has {len(header)}"
-            )
-        try:
-            points.append([float(row[indices[0]]), float(row[indices[1]])])
-        except ValueError as error:
-            raise GSTError(
-                f"{path}, line {line_number} (label {row[indices[2]]!r}): bad coordinate: {error}"
-            ) from error
-        labels.append(row[indices[2]].strip())
+    _check_column_counts(path)
+    point_set = read_points(path, image_shape)
+    if point_set.labels is None:
+        raise GSTError(f"{path}: no 'label' column; landmark files name each point's landmark")
     return landmarks_from_labels(
-        np.reshape(points, (-1, 2)), labels, landmark_set, source=str(path)
+        point_set.points, list(point_set.labels), landmark_set, source=str(path)
     )
+
+
+def _check_column_counts(path: Path) -> None:
+    """Raise a GSTError naming line and label where a CSV row and the header differ in length."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            table = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise GSTError(f"cannot read landmark file {path}: {error}") from error
+    if not table:
+        raise GSTError(f"{path}: the file is empty (expected a header row)")
+    header = [cell.strip().lower() for cell in table[0]]
+    label_at = header.index("label") if "label" in header else None
+    for line, row in enumerate(table[1:], start=2):
+        if len(row) != len(header):
+            label = row[label_at] if label_at is not None and label_at < len(row) else "?"
+            raise GSTError(
+                f"{path}, line {line} (label {label!r}): {len(row)} columns, "
+                f"but the header has {len(header)}"
+            )
 
 
 def write_landmark_csv(path: str | Path, landmarks: object, landmark_set: LandmarkSet) -> Path:
@@ -170,15 +177,6 @@ def write_landmark_csv(path: str | Path, landmarks: object, landmark_set: Landma
         for index, (point, label) in enumerate(zip(data, kwargs["features"]["label"], strict=True)):
             writer.writerow([index, repr(float(point[0])), repr(float(point[1])), label])
     return path
-
-
-def _coordinate_columns(header: list[str], path: Path) -> tuple[str, str]:
-    """Return the header names of the row and column coordinates."""
-    for row_key, col_key in _COORDINATE_HEADERS:
-        if row_key in header and col_key in header:
-            return row_key, col_key
-    accepted = " or ".join(f"{a},{b}" for a, b in _COORDINATE_HEADERS)
-    raise GSTError(f"{path}: the header must name the coordinates as {accepted}; got {header}")
 
 
 def _as_landmark_array(landmarks: object, count: int, name: str) -> np.ndarray:

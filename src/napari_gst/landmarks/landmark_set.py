@@ -99,6 +99,9 @@ class LandmarkSet:
         raise GSTError(f"label {label!r} is not a landmark of this set ({self._describe()})")
 
     def _index_from_number(self, value: float, label: object) -> int:
+        # Names win: a set named "1".."19" read from a file of integer labels means names.
+        if value.is_integer() and str(int(value)) in self.names:
+            return self.names.index(str(int(value)))
         if value.is_integer() and 0 <= value < len(self):
             return int(value)
         raise GSTError(
