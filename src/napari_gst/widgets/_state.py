@@ -57,8 +57,22 @@ class SessionState:
 _STATES: dict[int, SessionState] = {}
 
 
+def unwrap_viewer(viewer: object) -> object:
+    """Return the viewer behind napari's ``PublicOnlyProxy`` (plugin widgets receive one).
+
+    Each widget gets its own proxy object, so proxies cannot key shared state, and layers
+    read through them are new proxies on every access (``is`` never matches). We only use
+    public API on the unwrapped viewer.
+    """
+    inner = getattr(viewer, "__wrapped__", None)
+    while inner is not None and inner is not viewer:
+        viewer, inner = inner, getattr(inner, "__wrapped__", None)
+    return viewer
+
+
 def session_state(viewer: object) -> SessionState:
     """Return the :class:`SessionState` of ``viewer``, creating it on first use."""
+    viewer = unwrap_viewer(viewer)
     key = id(viewer)
     state = _STATES.get(key)
     if state is None:
