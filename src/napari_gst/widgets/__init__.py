@@ -17,9 +17,9 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .kernel_preview import KernelPreviewWidget
-    from .prediction import PredictionWidget
-    from .training import TrainingWidget
+    from .kernel_preview import KernelPreviewWidget  # noqa: F401
+    from .prediction import PredictionWidget  # noqa: F401
+    from .training import TrainingWidget  # noqa: F401
 
 
 def __getattr__(name: str):
