@@ -10,18 +10,19 @@ from ..errors import GSTError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _TIFF_SUFFIXES = (".tif", ".tiff")
-# Channel-first TIFFs (C, H, W) are common in microscopy; more than this many leading
-# planes is more likely a stack than channels, which we refuse rather than guess.
-_MAX_CHANNELS_FIRST = 8
+# Channel-first TIFFs (C, H, W) are common in microscopy. More than this many planes at
+# either end is more likely a z or time stack than channels, which we refuse, not guess.
+_MAX_CHANNELS = 8
 
 
 def read_image(path: str | Path) -> np.ndarray:
     """Return the image in ``path`` as an (H, W) or (H, W, C) array in its stored dtype.
 
     PNG, JPEG, BMP and TIFF files are read; 8-bit, 16-bit and float data keep their dtype
-    (normalisation is :class:`~napari_gst.data.Normalisation`'s job). A channel-first TIFF
-    (C, H, W) with C <= 8 is moved to channel-last. A constant alpha channel (an opaque
-    RGBA or grey+alpha PNG) is dropped; an alpha channel that varies is kept as a channel.
+    (normalisation is :class:`~napari_gst.data.Normalisation`'s job). A channel-first array
+    (C, H, W) with C <= 8 (common in TIFF) is moved to channel-last; a stack is refused.
+    A constant alpha channel (an opaque RGBA or grey+alpha PNG) is dropped; an alpha
+    channel that varies is kept as a channel.
 
     Parameters
     ----------
@@ -68,7 +69,13 @@ def _decode(path: Path) -> np.ndarray:
 def _to_channel_last(image: np.ndarray, path: Path) -> np.ndarray:
     """Return ``image`` squeezed to (H, W) or (H, W, C), without a constant alpha channel."""
     image = np.squeeze(image) if image.ndim > 3 else image
-    if image.ndim == 3 and image.shape[0] <= _MAX_CHANNELS_FIRST < image.shape[-1]:
+    if image.ndim == 3 and image.shape[-1] > _MAX_CHANNELS:
+        if image.shape[0] > _MAX_CHANNELS:  # neither end looks like channels: a stack
+            raise GSTError(
+                f"image {path} has shape {image.shape}, a stack of {image.shape[0]} planes; "
+                "expected a 2D image (H, W) or (H, W, C) with at most "
+                f"{_MAX_CHANNELS} channels"
+            )
         image = np.moveaxis(image, 0, -1)
     if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
         raise GSTError(
