@@ -1,0 +1,150 @@
+"""Crops and flips of a transport kernel: exact row selections of K plus the points' new masses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import GSTError
+from .geometry import Gaussians, cell_boxes, ellipse_cells, grid_shape_for
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .kernel import TransportKernel
+
+
+def check_box(
+    box: tuple[int, int, int, int], image_shape: tuple[int, int], stride: int
+) -> tuple[int, int, int, int]:
+    """Return the crop box as ints, or raise GSTError if it leaves the image or the stride grid."""
+    names = ("top", "left", "height", "width")
+    values = []
+    for name, value in zip(names, box, strict=True):
+        if isinstance(value, bool) or not float(value).is_integer():
+            raise GSTError(f"crop {name} must be an integer number of pixels, got {value!r}")
+        values.append(int(value))
+    top, left, height, width = values
+    if height < 1 or width < 1:
+        raise GSTError(f"crop height and width must be positive, got {height} x {width}")
+    for name, start, size, extent in (
+        ("top", top, height, image_shape[0]),
+        ("left", left, width, image_shape[1]),
+    ):
+        if start < 0 or start + size > extent:
+            raise GSTError(
+                f"crop box ({top}, {left}, {height}, {width}) leaves the image of shape "
+                f"{image_shape[0]} x {image_shape[1]}"
+            )
+        if start % stride:
+            raise GSTError(f"crop {name} ({start}) must be a multiple of the stride ({stride})")
+        if size % stride and start + size != extent:
+            raise GSTError(
+                f"crop size {height} x {width} must be a multiple of the stride ({stride}) "
+                "unless the box reaches the image edge"
+            )
+    return top, left, height, width
+
+
+def _cell_window(
+    box: tuple[int, int, int, int], grid_shape: tuple[int, int], stride: int
+) -> tuple[int, int, int, int]:
+    """Return the crop's cell range (r0, r1, c0, c1), end-exclusive and clipped to the grid."""
+    top, left, height, width = box
+    r1 = min(-(-(top + height) // stride), grid_shape[0])
+    c1 = min(-(-(left + width) // stride), grid_shape[1])
+    return top // stride, r1, left // stride, c1
+
+
+def gaussian_fractions(kernel: TransportKernel, window: tuple[int, int, int, int]) -> np.ndarray:
+    """Return per point the fraction of its Gaussian mass (over this frame's cells) in ``window``.
+
+    The Gaussian mass is the sum of exp(-m^2 / 2) over the frame's cell centres within the
+    cut-off. Points whose cut-off box is wholly inside (outside) the window get 1 (0) without
+    evaluating it; only points that straddle an edge are summed.
+    """
+    r0, r1, c0, c1 = window
+    gh, gw = kernel.grid_shape
+    gaussians = Gaussians.from_covariances(kernel.covariances)
+    cutoff = float(kernel.settings["cutoff"])
+    first_r, count_r, first_c, count_c = cell_boxes(kernel.points, gaussians, kernel.stride, cutoff)
+    # The part of each box inside this frame's grid, as end-exclusive cell ranges.
+    lo_r, hi_r = np.maximum(first_r, 0), np.minimum(first_r + count_r, gh)
+    lo_c, hi_c = np.maximum(first_c, 0), np.minimum(first_c + count_c, gw)
+    inside = (lo_r >= r0) & (hi_r <= r1) & (lo_c >= c0) & (hi_c <= c1)
+    outside = (hi_r <= r0) | (lo_r >= r1) | (hi_c <= c0) | (lo_c >= c1)
+    fractions = np.where(inside, 1.0, 0.0)
+    straddle = np.flatnonzero(~inside & ~outside)
+    if len(straddle) == 0:
+        return fractions
+    entries = ellipse_cells(
+        kernel.points[straddle],
+        gaussians.subset(straddle),
+        kernel.grid_shape,
+        kernel.stride,
+        cutoff,
+    )
+    point = entries.point
+    weight = np.exp(-0.5 * entries.m2)
+    row, col = np.divmod(entries.cell, gw)
+    in_window = (row >= r0) & (row < r1) & (col >= c0) & (col < c1)
+    total = np.bincount(point, weights=weight, minlength=len(straddle))
+    kept = np.bincount(point, weights=weight * in_window, minlength=len(straddle))
+    fractions[straddle] = np.divide(kept, total, out=np.zeros_like(kept), where=total > 0)
+    return fractions
+
+
+def _merge_columns(rows: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
+    """Return ``rows`` with the columns of dropped points added to the background column."""
+    n_points = len(keep)
+    n_kept = int(keep.sum())
+    column_map = np.full(n_points + 1, n_kept, dtype=np.int32)
+    column_map[:n_points][keep] = np.arange(n_kept, dtype=np.int32)
+    merged = sp.csr_array(
+        (rows.data, column_map[rows.indices], rows.indptr), shape=(rows.shape[0], n_kept + 1)
+    )
+    merged.sum_duplicates()
+    return merged
+
+
+def crop_kernel_parts(
+    kernel: TransportKernel, box: tuple[int, int, int, int], min_fraction: float
+) -> dict:
+    """Return the changed fields of ``kernel`` cropped to ``box`` (see TransportKernel.crop)."""
+    if not 0.0 <= float(min_fraction) <= 1.0:
+        raise GSTError(f"min_fraction must lie in [0, 1], got {min_fraction!r}")
+    top, left, height, width = check_box(box, kernel.image_shape, kernel.stride)
+    window = _cell_window((top, left, height, width), kernel.grid_shape, kernel.stride)
+    r0, r1, c0, c1 = window
+    gw = kernel.grid_shape[1]
+    rows = (np.arange(r0, r1)[:, None] * gw + np.arange(c0, c1)[None, :]).ravel()
+    fractions = gaussian_fractions(kernel, window)
+    keep = (fractions >= min_fraction) & (fractions > 0)
+    return {
+        "matrix": _merge_columns(kernel.matrix[rows], keep),
+        "grid_shape": grid_shape_for((height, width), kernel.stride),
+        "image_shape": (height, width),
+        "points": kernel.points[keep] - np.array([top, left], dtype=np.float64),
+        "mass": kernel.mass[keep] * fractions[keep],
+        "covariances": kernel.covariances[keep],
+        "ids": kernel.ids[keep],
+    }
+
+
+def flip_rows(kernel: TransportKernel, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (row permutation of K, mirrored points) for a flip along image ``axis``."""
+    if axis not in (0, 1):
+        raise GSTError(f"flip axis must be 0 (rows) or 1 (columns), got {axis!r}")
+    extent = kernel.image_shape[axis]
+    if extent % kernel.stride:
+        raise GSTError(
+            f"cannot flip along axis {axis}: the image extent ({extent}) is not a multiple of "
+            f"the stride ({kernel.stride}); crop or pad it to a multiple first"
+        )
+    gh, gw = kernel.grid_shape
+    r = np.arange(gh)[:, None]
+    c = np.arange(gw)[None, :]
+    rows = ((gh - 1 - r) * gw + c) if axis == 0 else (r * gw + (gw - 1 - c))
+    points = kernel.points.copy()
+    points[:, axis] = extent - 1 - points[:, axis]
+    return rows.ravel(), points
