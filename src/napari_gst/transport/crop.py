@@ -118,14 +118,16 @@ def crop_kernel_parts(
     r0, r1, c0, c1 = window
     gw = kernel.grid_shape[1]
     rows = (np.arange(r0, r1)[:, None] * gw + np.arange(c0, c1)[None, :]).ravel()
-    fractions = gaussian_fractions(kernel, window)
-    keep = (fractions >= min_fraction) & (fractions > 0)
+    mass = kernel.mass * gaussian_fractions(kernel, window)
+    # The threshold applies to the mass (the fraction of the whole Gaussian), not to the
+    # fraction of this frame, so a crop of a crop keeps the same points as the direct crop.
+    keep = (mass >= min_fraction) & (mass > 0)
     return {
         "matrix": _merge_columns(kernel.matrix[rows], keep),
         "grid_shape": grid_shape_for((height, width), kernel.stride),
         "image_shape": (height, width),
         "points": kernel.points[keep] - np.array([top, left], dtype=np.float64),
-        "mass": kernel.mass[keep] * fractions[keep],
+        "mass": mass[keep],
         "covariances": kernel.covariances[keep],
         "ids": kernel.ids[keep],
     }

@@ -89,8 +89,9 @@ class TransportKernel:
         ``top`` and ``left`` must be multiples of the stride, and so must ``height``/``width``
         unless the box reaches the bottom/right edge. A point's new mass is its old mass times
         the fraction of its Gaussian (summed over cell centres within the cut-off) that lies in
-        the box. Points with a fraction below ``min_fraction`` are dropped and their column is
-        added to the background column, so rows still sum to 1.
+        the box. Points whose new mass (the fraction of their whole Gaussian, since a fresh kernel
+        has mass 1) falls below ``min_fraction`` are dropped: their column is added to the
+        background column, so rows still sum to 1, and ``ids`` keeps the survivors' indices.
         """
         parts = crop_kernel_parts(self, (top, left, height, width), min_fraction)
         return replace(self, _torch_cache={}, **parts)

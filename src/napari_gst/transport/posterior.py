@@ -65,7 +65,8 @@ def posterior_csr(
     shift = float(log_det.min()) / 2.0 if n_points else 0.0
     half_log_det = np.repeat(0.5 * log_det - shift, entries.counts)
     weight = np.exp(-0.5 * entries.m2 - half_log_det)
-    total = np.bincount(entries.cell, weights=weight, minlength=n_cells)
+    # astype: bincount of no entries returns an integer array.
+    total = np.bincount(entries.cell, weights=weight, minlength=n_cells).astype(np.float64)
     weight_bg = np.zeros(n_cells)
     reached, m2_min, log_det_near = _nearest_log_det(entries, log_det, n_cells)
     if background:
