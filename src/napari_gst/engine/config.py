@@ -39,7 +39,8 @@ class TrainConfig:
         set is given; ``min_val_images`` is the fewest worth holding out (below that, the
         training MAE selects the best model).
     val_every : validate every this many epochs (and always after the last).
-    cache_dir : where Gaussian fits are cached (None: no cache).
+    fit_options : keyword arguments for ``napari_gst.splat.fit_gaussians`` (e.g. iterations).
+    cache_dir : where Gaussian fits are cached (None: ``<out_dir>/fits``).
     """
 
     task: str = "count"
@@ -62,6 +63,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     min_val_images: int = 3
     val_every: int = 1
+    fit_options: dict = field(default_factory=dict)
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:

@@ -1,0 +1,284 @@
+"""Set-up of one training run: data split, network, loss, data loader, optimiser, resume."""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from ..errors import GSTError
+from . import distributed
+from .checkpoint import load_checkpoint, read_metadata, unwrap
+from .config import TrainConfig
+from .devices import describe_device, resolve_device
+from .events import TrainEvent
+from .split import hold_out
+from .training_state import load_training_state
+
+
+@dataclass
+class Session:
+    """Everything one training run works with; mutated as it goes."""
+
+    config: TrainConfig
+    model: nn.Module
+    loss: nn.Module
+    optimiser: torch.optim.Optimizer
+    loader: DataLoader
+    device: torch.device
+    normalisation: object
+    train_items: list
+    val_items: list
+    out_dir: Path
+    split_note: str
+    first_epoch: int = 1
+    step: int = 0
+    first_step: int = 0
+    best_mae: float = math.inf
+    stopped: bool = False
+    out_of_time: bool = False
+    epoch_losses: dict = field(default_factory=dict)
+
+    @property
+    def device_label(self) -> str:
+        """The device in words, with the number of processes when distributed."""
+        label = describe_device(self.device)
+        size = distributed.world_size()
+        return f"{label} x {size} processes" if size > 1 else label
+
+    @property
+    def total_steps(self) -> int:
+        """Optimiser steps of the whole run (all epochs)."""
+        return self.config.epochs * len(self.loader)
+
+    def sampler_epoch(self, epoch: int) -> None:
+        """Tell the sampler and dataset the epoch, so each epoch shuffles and crops anew."""
+        sampler = self.loader.sampler
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
+        # The dataset's crops, scales and flips are drawn per (seed, epoch, image).
+        set_epoch = getattr(self.loader.dataset, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)
+
+    def train_step(self, batch: dict) -> float:
+        """Run one optimiser step on a collated batch; return the loss value."""
+        images = batch["image"].to(self.device, non_blocking=True)
+        density = self.model(images)
+        loss = self.loss(density, batch["target"])
+        if not torch.isfinite(loss):
+            raise GSTError(
+                f"the {self.config.loss} loss became {loss.item()}: lower the learning rate"
+            )
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        return float(loss.detach())
+
+    def metadata(self, *, epoch: int, val_mae: float) -> dict:
+        """Return the checkpoint description for the current weights."""
+        from ..models import describe_model
+
+        model = unwrap(self.model)
+        return {
+            "model": describe_model(model),
+            "task": self.config.task,
+            "stride": int(model.stride),
+            "normalisation": self.normalisation.to_dict(),
+            "loss": self.config.loss,
+            "training": self.config.to_dict(),
+            "metrics": {
+                "epoch": epoch,
+                "val_mae": val_mae,
+                "selection": "validation" if self.val_items else "training",
+                "n_train": len(self.train_items),
+                "n_val": len(self.val_items),
+            },
+            "landmarks": None,
+        }
+
+
+def _channels(items: Sequence) -> int:
+    """Return the number of image channels shared by all items, or raise naming the odd one."""
+    counts = {
+        int(np.asarray(item.image).shape[2]) if np.ndim(item.image) == 3 else 1: item.name
+        for item in items
+    }
+    if len(counts) != 1:
+        raise GSTError(
+            f"images have different numbers of channels: {sorted(counts)} "
+            f"(e.g. {', '.join(counts.values())})"
+        )
+    return next(iter(counts))
+
+
+def _build_model(config: TrainConfig, in_channels: int, resume: Path | None) -> nn.Module:
+    """Return the network: rebuilt with its weights when resuming, else freshly initialised."""
+    if resume is not None:
+        return load_checkpoint(
+            resume / "last" if (resume / "last").is_dir() else resume, task=config.task
+        ).model
+    from ..models import build_model
+
+    options = dict(config.model_options)
+    if config.stride is not None:
+        options["stride"] = config.stride
+    return build_model(config.model, in_channels, 1, **options)
+
+
+def _dataset(
+    config: TrainConfig,
+    items: list,
+    normalisation: object,
+    stride: int,
+    cache_dir: Path,
+    stop: Callable[[], bool],
+) -> Iterator[TrainEvent]:
+    """Return the augmented training dataset; fits its Gaussians first, yielding progress."""
+    from ..data import DensityDataset
+
+    kernel_kwargs = {} if config.sigma_range is None else {"sigma_range": config.sigma_range}
+    dataset = DensityDataset(
+        items,
+        stride=stride,
+        crop_size=config.crop_size,
+        scale_range=config.scale_range,
+        flip=config.flip,
+        vertical_flip=config.flip,
+        use_kernel=config.loss == "gst",
+        cache_dir=cache_dir,
+        fit_kwargs=dict(config.fit_options),
+        kernel_kwargs=kernel_kwargs,
+        normalisation=normalisation,
+        seed=config.seed + distributed.rank(),
+    )
+    if config.loss == "gst":
+        yield from _prepare_fits(dataset, len(items), stop)
+    return dataset
+
+
+def _prepare_fits(dataset, total: int, stop: Callable[[], bool]) -> Iterator[TrainEvent]:
+    """Run ``dataset.prepare`` in a thread, yielding a "fitting" event per finished image."""
+    # prepare() blocks (and may use worker processes); a thread lets this generator report
+    # progress meanwhile, and the stop flag is passed through so it ends within a second.
+    updates: queue.Queue[int] = queue.Queue()
+    workers = max(1, min(4, (os.cpu_count() or 1) // max(distributed.world_size(), 1)))
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        job = pool.submit(
+            dataset.prepare,
+            workers=workers,
+            progress=lambda done, _total: updates.put(done),
+            should_stop=stop,
+        )
+        yield TrainEvent(kind="fitting", step=0, total_steps=total, message="fitting Gaussians")
+        while not job.done() or not updates.empty():
+            try:
+                done = updates.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            yield TrainEvent(
+                kind="fitting",
+                step=done,
+                total_steps=total,
+                elapsed_s=time.perf_counter() - start,
+                message=f"fitted {done} of {total} images",
+            )
+        job.result()  # re-raises Cancelled or a fit error here, in the caller's thread
+
+
+def _loader(dataset, config: TrainConfig) -> DataLoader:
+    """Return the shuffling data loader (a DistributedSampler when data-parallel)."""
+    from ..data import collate_samples
+
+    if distributed.is_distributed():
+        sampler = DistributedSampler(dataset, shuffle=True, seed=config.seed)
+    else:
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(config.seed))
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        collate_fn=collate_samples,
+        num_workers=0,
+        drop_last=False,
+    )
+
+
+def _resume_progress(session: Session, resume: Path) -> None:
+    """Load optimiser state, epoch and best metric from ``resume``'s ``last`` folder."""
+    folder = resume / "last" if (resume / "last").is_dir() else resume
+    progress = load_training_state(folder, session.optimiser)
+    session.first_epoch = int(progress["epoch"]) + 1
+    session.step = session.first_step = int(progress["step"])
+    session.best_mae = float(progress.get("best_mae", math.inf))
+
+
+def open_session(
+    config: TrainConfig,
+    train_items: Sequence,
+    val_items: Sequence | None,
+    out_dir: str | Path,
+    resume: str | Path | None,
+    stop: Callable[[], bool],
+) -> Iterator[TrainEvent]:
+    """Prepare a run (yielding "fitting" events while targets are built); return its Session."""
+    from ..data import Normalisation
+
+    if len(train_items) == 0:
+        raise GSTError("no training images: the dataset is empty")
+    resume = Path(resume) if resume is not None else None
+    if resume is not None:
+        read_metadata(resume, task=config.task)  # refuse foreign folders before any work
+    device = resolve_device(config.device)
+    distributed.init_from_environment(device)
+    device = distributed.local_device(device)
+    if val_items:
+        train_list, val_list, note = list(train_items), list(val_items), "given validation set"
+    else:
+        train_list, val_list, note = hold_out(
+            train_items, config.val_fraction, config.min_val_images, config.seed
+        )
+    normalisation = Normalisation()
+    model = _build_model(config, _channels(train_list), resume).to(device)
+    # Fits are cached under the model folder by default: resumed runs, other processes of a
+    # distributed run and later runs on the same images reuse them.
+    cache_dir = Path(config.cache_dir) if config.cache_dir else Path(out_dir) / "fits"
+    if distributed.rank() != 0:
+        distributed.barrier()  # rank 0 fits first; the others then read its cache
+    dataset = yield from _dataset(
+        config, train_list, normalisation, int(model.stride), cache_dir, stop
+    )
+    if distributed.rank() == 0:
+        distributed.barrier()
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    from ..losses import make_loss
+
+    session = Session(
+        config=config,
+        model=distributed.wrap(model, device),
+        loss=make_loss(config.loss, **config.loss_options),
+        optimiser=optimiser,
+        loader=_loader(dataset, config),
+        device=device,
+        normalisation=normalisation,
+        train_items=train_list,
+        val_items=val_list,
+        out_dir=Path(out_dir),
+        split_note=note,
+    )
+    if resume is not None:
+        _resume_progress(session, resume)
+    return session

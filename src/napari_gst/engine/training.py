@@ -1,0 +1,265 @@
+"""``train``: the training loop as a generator of progress events, with stop flag and resume."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import Cancelled, GSTError
+from . import distributed
+from .checkpoint import save_checkpoint, unwrap
+from .config import TrainConfig
+from .evaluation import evaluate
+from .events import TrainEvent
+from .prediction import predict
+from .session import Session, open_session
+from .training_state import save_training_state
+
+# An event per optimiser step would flood a widget on fast GPUs; steps closer together than
+# this are merged (the last step of an epoch is always reported).
+_STEP_EVENT_INTERVAL_S = 0.2
+
+
+class _Clock:
+    """Elapsed time, the time budget, and ETA estimates of one run."""
+
+    def __init__(self, max_minutes: float | None) -> None:
+        self.start = time.perf_counter()
+        self.budget_s = None if max_minutes is None else 60.0 * max_minutes
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.perf_counter() - self.start
+
+    def out_of_time(self) -> bool:
+        """Return True once the time budget is spent."""
+        return self.budget_s is not None and self.elapsed >= self.budget_s
+
+    def eta(self, done: int, total: int) -> float | None:
+        """Return the estimated seconds left after ``done`` of ``total`` steps."""
+        if done <= 0:
+            return None
+        left = self.elapsed / done * max(total - done, 0)
+        if self.budget_s is not None:
+            left = min(left, max(self.budget_s - self.elapsed, 0.0))
+        return left
+
+
+def _learning_rate(config: TrainConfig, progress: float) -> float:
+    """Return the cosine-annealed learning rate at ``progress`` in [0, 1] of the run."""
+    # Progress is the larger of the epoch and time fractions, so a run cut short by
+    # max_minutes still anneals to a small rate before it ends.
+    floor = 0.02 * config.learning_rate
+    return floor + (config.learning_rate - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1)))
+
+
+def _seed(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators."""
+    import random
+
+    random.seed(seed)
+    # Code outside the engine may still draw from numpy's legacy global generator.
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+    torch.manual_seed(seed)
+
+
+def _event(session: Session, clock: _Clock, kind: str, **values) -> TrainEvent:
+    """Return an event stamped with elapsed time and device."""
+    return TrainEvent(kind=kind, elapsed_s=clock.elapsed, device=session.device_label, **values)
+
+
+def _run_epoch(
+    session: Session, clock: _Clock, epoch: int, stop: Callable[[], bool]
+) -> Iterator[TrainEvent]:
+    """Train one epoch, yielding step events; sets ``session.stopped``/``out_of_time``."""
+    model, config = session.model, session.config
+    model.train()
+    session.sampler_epoch(epoch)
+    totals: dict[str, float] = {}
+    steps, last_report = 0, 0.0
+    for batch in session.loader:
+        if distributed.any_rank(stop(), session.device):
+            session.stopped = True
+            return
+        if distributed.any_rank(clock.out_of_time(), session.device):
+            session.out_of_time = True
+            break
+        progress = max(session.step / session.total_steps, 0.0)
+        if clock.budget_s:
+            progress = max(progress, clock.elapsed / clock.budget_s)
+        for group in session.optimiser.param_groups:
+            group["lr"] = _learning_rate(config, progress)
+        loss = session.train_step(batch)
+        steps += 1
+        session.step += 1
+        totals["loss"] = totals.get("loss", 0.0) + loss
+        now = clock.elapsed
+        if now - last_report >= _STEP_EVENT_INTERVAL_S or steps == len(session.loader):
+            last_report = now
+            yield _event(
+                session,
+                clock,
+                "step",
+                epoch=epoch,
+                step=session.step,
+                total_steps=session.total_steps,
+                losses={key: value / steps for key, value in totals.items()},
+                eta_s=clock.eta(
+                    session.step - session.first_step, session.total_steps - session.first_step
+                ),
+            )
+    session.epoch_losses = {key: value / max(steps, 1) for key, value in totals.items()}
+
+
+def _validate(session: Session) -> float:
+    """Return the MAE on the validation images (the training images when none are held out)."""
+    items = session.val_items or session.train_items
+    scores = evaluate(
+        unwrap(session.model), items, device=session.device, normalisation=session.normalisation
+    )
+    return float(scores["mae"])
+
+
+def _preview(session: Session) -> np.ndarray:
+    """Return the predicted density of the first validation (or training) image."""
+    item = (session.val_items or session.train_items)[0]
+    return predict(
+        unwrap(session.model),
+        item.image,
+        device=session.device,
+        normalisation=session.normalisation,
+        stack=False,
+    ).density
+
+
+def _save(session: Session, epoch: int, val_mae: float) -> list[str]:
+    """Write ``last`` (+ training state) and, if improved, ``best``; return the folders."""
+    metadata = session.metadata(epoch=epoch, val_mae=val_mae)
+    written = [str(save_checkpoint(session.out_dir / "last", session.model, metadata))]
+    improved = val_mae < session.best_mae
+    if improved:
+        session.best_mae = val_mae
+        written.append(str(save_checkpoint(session.out_dir / "best", session.model, metadata)))
+    progress = {"epoch": epoch, "step": session.step, "best_mae": session.best_mae}
+    save_training_state(session.out_dir / "last", session.optimiser, progress)
+    return written
+
+
+def _finish_epoch(session: Session, clock: _Clock, epoch: int) -> Iterator[TrainEvent]:
+    """Validate, checkpoint (rank 0 only) and report the end of an epoch."""
+    last = epoch == session.config.epochs or session.out_of_time
+    val_mae = None
+    if distributed.rank() == 0 and (epoch % session.config.val_every == 0 or last):
+        val_mae = _validate(session)
+        for folder in _save(session, epoch, val_mae):
+            yield _event(
+                session,
+                clock,
+                "checkpoint",
+                epoch=epoch,
+                step=session.step,
+                val_mae=val_mae,
+                message=f"wrote {folder}",
+            )
+    distributed.barrier()
+    yield _event(
+        session,
+        clock,
+        "epoch_end",
+        epoch=epoch,
+        step=session.step,
+        total_steps=session.total_steps,
+        losses=dict(session.epoch_losses),
+        val_mae=val_mae,
+        eta_s=clock.eta(
+            session.step - session.first_step, session.total_steps - session.first_step
+        ),
+        preview=_preview(session) if distributed.rank() == 0 else None,
+    )
+
+
+def train(
+    config: TrainConfig,
+    train_items: Sequence,
+    val_items: Sequence | None = None,
+    *,
+    out_dir: str | Path,
+    resume: str | Path | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[TrainEvent]:
+    """Train a counting network, yielding progress events; checkpoints go to ``out_dir``.
+
+    Parameters
+    ----------
+    config : the training settings.
+    train_items : annotated images (``napari_gst.data.AnnotatedImage``).
+    val_items : validation images; None holds out ``config.val_fraction`` of the training
+        images (or, with too few images, selects the best model by training MAE).
+    out_dir : model folder: ``best/`` (lowest validation MAE) and ``last/`` (latest epoch,
+        with the optimiser state for ``resume``).
+    resume : a model folder written by an earlier run: continue after its last epoch.
+    should_stop : polled between steps (at least once a second); True ends the run with a
+        "stopped" event and leaves the checkpoints of the last finished epoch in place.
+
+    Yields
+    ------
+    TrainEvent
+        "fitting" while Gaussian fits are prepared, then per epoch "epoch_start", "step"...,
+        "checkpoint", "epoch_end" (with ``val_mae`` and a ``preview`` density), and finally
+        "done" or "stopped".
+
+    Examples
+    --------
+    >>> for event in train(TrainConfig(epochs=5), items, out_dir="runs/cells"):  # doctest: +SKIP
+    ...     print(event.kind, event.epoch, event.losses)
+    """
+    stop = should_stop or (lambda: False)
+    clock = _Clock(config.max_minutes)
+    _seed(config.seed)
+    try:
+        session = yield from open_session(config, train_items, val_items, out_dir, resume, stop)
+    except Cancelled:
+        yield TrainEvent(kind="stopped", elapsed_s=clock.elapsed, message="stopped while fitting")
+        return
+    epoch = session.first_epoch - 1
+    for epoch in range(session.first_epoch, config.epochs + 1):
+        yield _event(
+            session,
+            clock,
+            "epoch_start",
+            epoch=epoch,
+            step=session.step,
+            total_steps=session.total_steps,
+        )
+        yield from _run_epoch(session, clock, epoch, stop)
+        if session.stopped:
+            yield _event(
+                session,
+                clock,
+                "stopped",
+                epoch=epoch,
+                step=session.step,
+                message=f"stopped; checkpoints of epoch {epoch - 1} kept in {out_dir}",
+            )
+            return
+        yield from _finish_epoch(session, clock, epoch)
+        if session.out_of_time:
+            break
+    if not math.isfinite(session.best_mae) and distributed.rank() == 0:
+        raise GSTError("training ended before any epoch finished: raise epochs or max_minutes")
+    yield _event(
+        session,
+        clock,
+        "done",
+        epoch=epoch,
+        step=session.step,
+        total_steps=session.total_steps,
+        val_mae=session.best_mae,
+        message=f"best validation MAE {session.best_mae:.3f}; model in {out_dir}",
+    )
