@@ -1,0 +1,32 @@
+"""Fixtures for the widget tests: a napari viewer, a tiny annotated image, dock helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_gst.data import make_cells
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    """A hidden napari viewer (the npe2 plugin is discovered from its entry point)."""
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def tiny_cells() -> tuple[np.ndarray, np.ndarray]:
+    """A 48 x 48 synthetic cells image with its 4 cell centres: fits and trains in seconds."""
+    return make_cells((48, 48), n_cells=4, seed=3)
+
+
+def open_dock(viewer, display_name: str):
+    """Open one of our widgets the way a user does (Plugins menu) and return it."""
+    _, widget = viewer.window.add_plugin_dock_widget("napari-gst", display_name)
+    return widget
+
+
+@pytest.fixture
+def dock():
+    """The :func:`open_dock` helper, as a fixture."""
+    return open_dock
