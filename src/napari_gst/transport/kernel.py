@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -124,14 +125,18 @@ class TransportKernel:
         key = (str(torch.device(device)), dtype, transpose)
         if key not in self._torch_cache:
             matrix = self.matrix.T.tocsr() if transpose else self.matrix
-            self._torch_cache[key] = torch.sparse_csr_tensor(
-                torch.from_numpy(matrix.indptr.astype(np.int64)),
-                torch.from_numpy(matrix.indices.astype(np.int64)),
-                torch.from_numpy(matrix.data),
-                size=matrix.shape,
-                dtype=dtype,
-                device=device,
-            )
+            with warnings.catch_warnings():
+                # Torch flags all CSR tensors as "beta"; our arrays come valid from scipy.
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support")
+                self._torch_cache[key] = torch.sparse_csr_tensor(
+                    torch.from_numpy(matrix.indptr.astype(np.int64)),
+                    torch.from_numpy(matrix.indices.astype(np.int64)),
+                    torch.from_numpy(matrix.data),
+                    size=matrix.shape,
+                    dtype=dtype,
+                    device=device,
+                    check_invariants=False,
+                )
         return self._torch_cache[key]
 
     def save(self, path: str | Path) -> Path:
