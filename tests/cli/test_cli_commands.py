@@ -1,0 +1,67 @@
+"""The napari-gst command: predict, evaluate, fit outputs and --json contracts."""
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_gst.cli import build_parser, main
+
+
+def run(capsys, *argv):
+    """Run the command; return (exit status, stdout, stderr)."""
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_every_subcommand_has_help():
+    parser = build_parser()
+    for command in ("fit", "train", "predict", "evaluate", "bench", "demo"):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([command, "--help"])
+        assert exit_info.value.code == 0
+
+
+def test_predict_writes_density_points_and_counts(capsys, tmp_path, cells_folder, model_folder):
+    images = sorted(cells_folder.glob("*.png"))[:2]
+    status, out, _ = run(
+        capsys, "predict", str(model_folder), *map(str, images), "--out", str(tmp_path), "--json"
+    )
+    assert status == 0
+    result = json.loads(out)
+    density = tifffile.imread(tmp_path / "img_0_density.tif")
+    assert density.shape == (32, 32) and density.dtype == np.float32
+    assert result["images"][0]["count"] == pytest.approx(float(density.sum()), rel=1e-4)
+    counts = (tmp_path / "counts.csv").read_text().splitlines()
+    assert counts[0] == "image,plane,count" and len(counts) == 3
+    assert (tmp_path / "img_1_points.csv").read_text().startswith("index,axis-0,axis-1")
+
+
+def test_evaluate_json_has_count_and_detection_scores(capsys, cells_folder, model_folder):
+    status, out, _ = run(capsys, "evaluate", str(model_folder), str(cells_folder), "--json")
+    assert status == 0
+    scores = json.loads(out)
+    assert {"mae", "rmse", "n_images", "precision", "recall", "f1"} <= set(scores)
+    assert scores["n_images"] == 4 and scores["mae"] >= 0
+
+
+@pytest.mark.slow  # a real Gaussian fit plus matplotlib: several seconds on 2 cores
+def test_fit_writes_the_fit_and_a_kernel_overlay(capsys, tmp_path, cells_folder):
+    status, out, _ = run(
+        capsys,
+        "fit",
+        str(cells_folder / "img_0.png"),
+        str(cells_folder / "img_0.csv"),
+        "--out",
+        str(tmp_path),
+        "--iterations",
+        "20",
+        "--json",
+    )
+    assert status == 0
+    result = json.loads(out)
+    assert result["n_points"] == 8
+    assert (tmp_path / "img_0_fit.npz").is_file()
+    assert (tmp_path / "img_0_kernels.png").stat().st_size > 1000
