@@ -1,0 +1,218 @@
+"""Torch dataset of annotated images: normalised, rescaled, cropped, flipped, with targets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .._validation import as_points, as_stride
+from ..errors import GSTError
+from ..splat import GaussianFit
+from ..transport import TransportKernel, build_kernel
+from .annotations import AnnotatedImage
+from .augment import (
+    SamplePlan,
+    apply_to_image,
+    as_crop_size,
+    as_scale_range,
+    eval_plan,
+    random_plan,
+    scaled_shape,
+)
+from .fitting import fit_image, fit_input, precompute_fits
+from .kernel_padding import pad_kernel
+from .normalise import Normalisation
+from .point_targets import point_target
+
+
+class DensityDataset(Dataset):
+    """Samples for density training: image tensor plus its transport kernel (or point target).
+
+    Each sample (training mode) rescales the image by a random factor in ``scale_range``,
+    pads it at the bottom/right to a multiple of ``stride`` (and to at least the crop), takes
+    a random stride-aligned ``crop_size`` crop and flips it horizontally with probability
+    1/2. The kernel is rebuilt from the image's cached Gaussian fit at the rescaled geometry
+    (``build_kernel(fit, rescaled_shape, stride, scale=s, **kernel_kwargs)``), then padded,
+    flipped and cropped exactly like the image. In evaluation mode (``train=False``) the
+    whole image is padded to a multiple of the stride, without augmentation.
+
+    Parameters
+    ----------
+    items : annotated images (e.g. from ``load_dataset`` or ``make_cells_dataset``); all
+        must have the same number of channels.
+    stride : density stride of the network.
+    crop_size : int or (h, w), multiples of ``stride``; None uses whole images.
+    scale_range : (low, high) random rescale factors; (1, 1) disables rescaling.
+    flip : random horizontal flips; ``vertical_flip`` adds vertical ones (microscopy has
+        no "up"; crowd photos do, hence off by default).
+    use_kernel : build GST transport kernels (needs a Gaussian fit per image); False gives
+        light ``losses.PointTarget`` targets and never fits.
+    cache_dir : folder for fits (``transport.cached_fit``); None keeps them in memory only.
+    fit_kwargs, kernel_kwargs : options for ``fit_gaussians`` and ``build_kernel``.
+    normalisation : how images are scaled (stored with the model by the engine).
+    seed : seeds the augmentation; sample i of epoch e draw k is reproducible.
+    train : training (augmented crops) or evaluation (whole images) samples.
+
+    Samples are dicts: ``"image"`` (C, h, w) float32 tensor, ``"target"`` (TransportKernel
+    or PointTarget with the same geometry), ``"count"`` (float, annotation mass inside),
+    ``"name"`` (str).
+    """
+
+    def __init__(
+        self,
+        items: Sequence[AnnotatedImage],
+        *,
+        stride: int,
+        crop_size: int | tuple[int, int] | None = None,
+        scale_range: tuple[float, float] = (1.0, 1.0),
+        flip: bool = True,
+        vertical_flip: bool = False,
+        use_kernel: bool = True,
+        cache_dir: str | os.PathLike | None = None,
+        fit_kwargs: dict | None = None,
+        kernel_kwargs: dict | None = None,
+        normalisation: Normalisation | None = None,
+        seed: int = 0,
+        train: bool = True,
+    ) -> None:
+        self.items = _check_items(items)
+        self.stride = as_stride(stride)
+        self.crop_size = as_crop_size(crop_size, self.stride)
+        self.scale_range = as_scale_range(scale_range)
+        self.flip, self.vertical_flip = bool(flip), bool(vertical_flip)
+        self.use_kernel, self.train, self.seed = bool(use_kernel), bool(train), int(seed)
+        self.cache_dir = cache_dir
+        self.fit_kwargs, self.kernel_kwargs = dict(fit_kwargs or {}), dict(kernel_kwargs or {})
+        self.normalisation = normalisation or Normalisation()
+        self.epoch = 0
+        self._fits: dict[int, GaussianFit] = {}
+        self._draws = np.zeros(len(self.items), dtype=np.int64)
+
+    def __len__(self) -> int:
+        """Return the number of images."""
+        return len(self.items)
+
+    @property
+    def in_channels(self) -> int:
+        """Return the number of image channels (the network's ``in_channels``)."""
+        return _channels(self.items[0].image) if self.items else 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the augmentation depend on ``epoch`` (needed when DataLoader workers restart)."""
+        self.epoch = int(epoch)
+
+    def prepare(
+        self,
+        *,
+        workers: int = 1,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Compute every image's Gaussian fit now (no-op without kernels); see precompute_fits."""
+        if not self.use_kernel:
+            return
+        missing = [index for index in range(len(self.items)) if index not in self._fits]
+        fits = precompute_fits(
+            [self.items[index] for index in missing],
+            normalisation=self.normalisation,
+            cache_dir=self.cache_dir,
+            fit_kwargs=self.fit_kwargs,
+            workers=workers,
+            progress=progress,
+            should_stop=should_stop,
+        )
+        self._fits.update(zip(missing, fits, strict=True))
+
+    def fit(self, index: int) -> GaussianFit:
+        """Return the Gaussian fit of image ``index`` (computed or read from cache once)."""
+        if index not in self._fits:
+            item = self.items[index]
+            image = fit_input(item.image, self.normalisation)
+            self._fits[index] = fit_image(image, item.points, self.cache_dir, self.fit_kwargs)
+        return self._fits[index]
+
+    def __getitem__(self, index: int) -> dict:
+        """Return sample ``index``: {"image", "target", "count", "name"}."""
+        item = self.items[index]
+        plan = self._plan(index, item.shape)
+        image = torch.from_numpy(self.normalisation.apply(item.image)).permute(2, 0, 1)
+        image = apply_to_image(image, plan)
+        target = self._target(index, plan)
+        return {
+            "image": image,
+            "target": target,
+            "count": float(np.sum(target.mass)),
+            "name": item.name,
+        }
+
+    def _plan(self, index: int, shape: tuple[int, int]) -> SamplePlan:
+        """Return the geometry of this draw of sample ``index`` (fixed in evaluation mode)."""
+        if not self.train:
+            return eval_plan(shape, self.stride)
+        rng = np.random.default_rng([self.seed, self.epoch, index, int(self._draws[index])])
+        self._draws[index] += 1
+        axes = (1,) * self.flip + (0,) * self.vertical_flip
+        return random_plan(rng, shape, self.stride, self.crop_size, self.scale_range, axes)
+
+    def _target(self, index: int, plan: SamplePlan) -> object:
+        """Return the sample's target with exactly the image's rescale, padding, flip, crop."""
+        item = self.items[index]
+        if not self.use_kernel:
+            return point_target(item.points, item.shape, self.stride, plan)
+        kernel = self._scaled_kernel(index, plan.scale)
+        kernel = pad_kernel(kernel, plan.padded_shape)
+        for axis in plan.flips:
+            kernel = kernel.flip(axis)
+        if plan.crop is not None:
+            kernel = kernel.crop(*plan.crop)
+        return kernel
+
+    def _scaled_kernel(self, index: int, scale: float) -> TransportKernel:
+        """Return the kernel of image ``index`` rescaled by ``scale``, built from its fit."""
+        fit = self.fit(index)
+        shape = scaled_shape(self.items[index].shape, scale)
+        return build_kernel(fit, shape, self.stride, scale=scale, **self.kernel_kwargs)
+
+
+def collate_samples(samples: Sequence[dict]) -> dict:
+    """Return a batch: images stacked to (B, C, h, w); targets, counts and names as lists.
+
+    Raises a GSTError when the images differ in size (use ``crop_size``, or batch size 1
+    for whole images of different sizes).
+    """
+    if not samples:
+        raise GSTError("cannot collate an empty list of samples")
+    shapes = {tuple(sample["image"].shape) for sample in samples}
+    if len(shapes) > 1:
+        raise GSTError(
+            f"samples in a batch have different image shapes {sorted(shapes)}; set crop_size "
+            "or use batch size 1"
+        )
+    return {
+        "image": torch.stack([sample["image"] for sample in samples]),
+        "target": [sample["target"] for sample in samples],
+        "count": torch.tensor([sample["count"] for sample in samples], dtype=torch.float32),
+        "name": [sample["name"] for sample in samples],
+    }
+
+
+def _channels(image: np.ndarray) -> int:
+    """Return the channel count of an (H, W) or (H, W, C) image."""
+    return 1 if image.ndim == 2 else int(image.shape[2])
+
+
+def _check_items(items: Sequence[AnnotatedImage]) -> list[AnnotatedImage]:
+    """Return ``items`` as a list after checking shapes, points and channel counts."""
+    items = list(items)
+    channels = {_channels(np.asarray(item.image)) for item in items}
+    if len(channels) > 1:
+        raise GSTError(f"items mix images with {sorted(channels)} channels; use one kind")
+    for item in items:
+        if np.ndim(item.image) not in (2, 3):
+            raise GSTError(f"item {item.name!r}: image must be (H, W) or (H, W, C)")
+        as_points(item.points, item.shape, name=f"points of {item.name!r}")
+    return items

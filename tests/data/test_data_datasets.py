@@ -1,0 +1,188 @@
+"""DensityDataset: samples whose image and transport kernel share one exact geometry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import napari_gst.splat
+from napari_gst.data import DensityDataset, collate_samples, make_cells_dataset
+from napari_gst.data.annotations import AnnotatedImage
+from napari_gst.errors import GSTError
+
+# A few iterations are enough for geometry tests: the fit's quality is not what they check.
+FAST_FIT = {"iterations": 3}
+
+
+@pytest.fixture(scope="module")
+def items() -> list[AnnotatedImage]:
+    """Two small synthetic images (odd sizes, so padding matters) with 8 cells each."""
+    return make_cells_dataset(2, seed=1, shape=(45, 38), n_cells=8)
+
+
+@pytest.fixture
+def fit_calls(monkeypatch) -> list[int]:
+    """Counts calls to the Gaussian fit (the dataset and the cache both call it)."""
+    calls: list[int] = []
+    original = napari_gst.splat.fit_gaussians
+
+    def counting(image, points, **kwargs):
+        calls.append(len(points))
+        return original(image, points, **kwargs)
+
+    monkeypatch.setattr(napari_gst.splat, "fit_gaussians", counting)
+    return calls
+
+
+def test_training_crop_is_stride_aligned_and_kernel_matches(items):
+    dataset = DensityDataset(
+        items, stride=4, crop_size=(24, 32), scale_range=(0.8, 1.2), fit_kwargs=FAST_FIT
+    )
+
+    for draw in range(4):
+        sample = dataset[draw % 2]
+        kernel = sample["target"]
+        assert sample["image"].shape == (1, 24, 32) and sample["image"].dtype == torch.float32
+        assert kernel.image_shape == (24, 32) and kernel.grid_shape == (6, 8)
+        assert kernel.matrix.shape[0] == 6 * 8  # one kernel row per density cell
+        np.testing.assert_allclose(kernel.matrix.sum(axis=1), 1.0, atol=1e-5)
+        assert sample["count"] == pytest.approx(float(kernel.mass.sum()))
+        assert 0.0 <= sample["count"] <= 8.0
+
+
+def test_evaluation_sample_is_the_whole_padded_image(items):
+    dataset = DensityDataset(items, stride=8, train=False, fit_kwargs=FAST_FIT)
+
+    sample = dataset[0]
+
+    assert sample["image"].shape == (1, 48, 40)
+    assert sample["target"].grid_shape == (6, 5)
+    assert sample["count"] == pytest.approx(8.0)
+    assert sample["name"] == "synthetic_000"
+    # Padding is zeros at the bottom/right, the image itself is untouched.
+    assert torch.all(sample["image"][:, 45:, :] == 0) and torch.all(sample["image"][:, :, 38:] == 0)
+    torch.testing.assert_close(dataset[0]["image"], sample["image"])
+
+
+def test_crop_larger_than_image_pads_and_sends_padding_to_background(items):
+    dataset = DensityDataset(items, stride=4, crop_size=64, flip=False, fit_kwargs=FAST_FIT)
+
+    sample = dataset[0]
+    kernel = sample["target"]
+
+    assert sample["image"].shape == (1, 64, 64)
+    assert sample["count"] == pytest.approx(8.0)
+    background = kernel.dense()[:, -1].reshape(16, 16)
+    assert np.all(background[12:, :] == 1.0) and np.all(background[:, 10:] == 1.0)
+
+
+def test_flip_mirrors_image_points_and_kernel(items):
+    plain = DensityDataset(items, stride=4, flip=False, fit_kwargs=FAST_FIT)
+    flipping = DensityDataset(items, stride=4, flip=True, fit_kwargs=FAST_FIT)
+    flipping._fits = plain._fits  # same fits: only the flip differs
+
+    for _draw in range(16):
+        reference, sample = plain[0], flipping[0]
+        if not torch.equal(reference["image"], sample["image"]):
+            break
+    else:
+        pytest.fail("no flipped sample in 16 draws")
+
+    torch.testing.assert_close(sample["image"], torch.flip(reference["image"], dims=(2,)))
+    width = reference["target"].image_shape[1]
+    mirrored = reference["target"].points.copy()
+    mirrored[:, 1] = width - 1 - mirrored[:, 1]
+    np.testing.assert_allclose(sample["target"].points, mirrored)
+    grid = reference["target"].grid_shape
+    np.testing.assert_allclose(
+        sample["target"].dense()[:, -1].reshape(grid),
+        np.flip(reference["target"].dense()[:, -1].reshape(grid), axis=1),
+    )
+
+
+def test_augmentation_is_reproducible_per_seed(items):
+    def draws(seed):
+        dataset = DensityDataset(
+            items, stride=4, crop_size=16, scale_range=(0.8, 1.2), seed=seed, fit_kwargs=FAST_FIT
+        )
+        return [dataset[0]["image"] for _ in range(3)]
+
+    first, again, other = draws(0), draws(0), draws(1)
+
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+    assert not torch.equal(first[0], first[1])  # each draw is a new crop
+
+
+def test_fits_are_computed_once_in_memory(items, fit_calls):
+    dataset = DensityDataset(items, stride=4, crop_size=16, fit_kwargs=FAST_FIT)
+
+    for _ in range(3):
+        dataset[0], dataset[1]
+
+    assert len(fit_calls) == 2
+
+
+def test_second_run_reads_the_disk_cache(items, fit_calls, tmp_path):
+    progress = []
+    first = DensityDataset(items, stride=4, cache_dir=tmp_path, fit_kwargs=FAST_FIT)
+    first.prepare(progress=lambda done, total: progress.append((done, total)))
+    second = DensityDataset(items, stride=4, cache_dir=tmp_path, fit_kwargs=FAST_FIT)
+
+    second.prepare()
+    second[0], second[1]
+
+    assert len(fit_calls) == 2  # the first run only
+    assert len(list(tmp_path.glob("fit-*.npz"))) == 2
+    assert progress == [(1, 2), (2, 2)]
+
+
+def test_prepare_stops_when_asked(items):
+    dataset = DensityDataset(items, stride=4, fit_kwargs=FAST_FIT)
+
+    from napari_gst.errors import Cancelled
+
+    with pytest.raises(Cancelled):
+        dataset.prepare(should_stop=lambda: True)
+
+
+def test_collate_stacks_images_and_keeps_targets(items):
+    dataset = DensityDataset(items, stride=4, crop_size=16, fit_kwargs=FAST_FIT)
+
+    batch = collate_samples([dataset[0], dataset[1]])
+
+    assert batch["image"].shape == (2, 1, 16, 16)
+    assert len(batch["target"]) == 2 and batch["name"] == ["synthetic_000", "synthetic_001"]
+    assert batch["count"].shape == (2,)
+
+
+def test_collate_refuses_mixed_sizes(items):
+    small = make_cells_dataset(1, seed=2, shape=(20, 20), n_cells=3)
+    dataset = DensityDataset([items[0], small[0]], stride=4, train=False, fit_kwargs=FAST_FIT)
+
+    with pytest.raises(GSTError, match="different image shapes"):
+        collate_samples([dataset[0], dataset[1]])
+
+
+def test_bad_settings_are_named(items):
+    with pytest.raises(GSTError, match=r"crop_size must be positive multiples of the stride \(8\)"):
+        DensityDataset(items, stride=8, crop_size=20)
+    with pytest.raises(GSTError, match="scale_range must satisfy"):
+        DensityDataset(items, stride=8, scale_range=(1.2, 0.8))
+    rgb = AnnotatedImage(np.zeros((10, 10, 3)), np.zeros((0, 2)), None, "rgb")
+    with pytest.raises(GSTError, match=r"mix images with \[1, 3\] channels"):
+        DensityDataset([items[0], rgb], stride=4)
+    outside = AnnotatedImage(np.zeros((10, 10)), np.array([[30.0, 1.0]]), None, "bad")
+    with pytest.raises(ValueError, match="points of 'bad'"):
+        DensityDataset([outside], stride=4)
+
+
+def test_image_without_points_is_all_background():
+    empty = AnnotatedImage(np.random.default_rng(0).random((16, 16)), np.zeros((0, 2)), None, "e")
+    dataset = DensityDataset([empty], stride=4, train=False, fit_kwargs=FAST_FIT)
+
+    sample = dataset[0]
+
+    assert sample["count"] == 0.0
+    np.testing.assert_allclose(sample["target"].dense(), 1.0)
