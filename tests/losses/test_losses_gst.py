@@ -1,0 +1,119 @@
+"""GSTLoss: L_BT = || K^T zeta - zeta_g ||_1, summed over a batch and divided by B."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from losses_helpers import exact_density, make_kernel, make_target
+
+from napari_gst.losses import GSTLoss
+
+
+def _as_batch(*maps) -> torch.Tensor:
+    return torch.stack([torch.as_tensor(m, dtype=torch.float64) for m in maps])[:, None]
+
+
+def test_loss_is_zero_when_the_density_sends_one_unit_to_each_point(points):
+    kernel = make_kernel(points, sigma=5.0, background=False)
+    density = _as_batch(exact_density(kernel))
+
+    loss = GSTLoss()(density, [kernel])
+
+    assert density.sum().item() == pytest.approx(5.0)
+    assert loss.item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_loss_equals_the_dense_formula(kernel, density):
+    loss = GSTLoss()(density, [kernel])
+
+    dense = kernel.dense().astype(np.float64)
+    received = dense.T @ density.detach().numpy().ravel()
+    assert loss.item() == pytest.approx(np.abs(received - kernel.target()).sum(), rel=1e-6)
+
+
+def test_gradient_matches_finite_differences(kernel, density):
+    assert torch.autograd.gradcheck(lambda d: GSTLoss()(d, [kernel]), (density,))
+
+
+def test_gradient_is_k_times_the_sign_of_the_residual(kernel, density):
+    GSTLoss()(density, [kernel]).backward()
+
+    dense = kernel.dense().astype(np.float64)
+    residual = dense.T @ density.detach().numpy().ravel() - kernel.target()
+    expected = dense @ np.sign(residual)
+    np.testing.assert_allclose(density.grad.numpy().ravel(), expected, rtol=1e-6)
+
+
+def test_batch_loss_is_the_mean_of_the_single_losses(kernel, points):
+    other = make_kernel(points[:2], sigma=3.0)
+    maps = torch.rand(2, 1, 8, 8, dtype=torch.float64)
+    loss = GSTLoss()
+
+    both = loss(maps, [kernel, other])
+    singles = loss(maps[:1], [kernel]) + loss(maps[1:], [other])
+
+    assert both.item() == pytest.approx(singles.item() / 2)
+
+
+def test_image_without_points_sends_everything_to_background():
+    kernel = make_kernel(np.zeros((0, 2)))
+    density = torch.rand(1, 1, 8, 8, dtype=torch.float64)
+
+    loss = GSTLoss()(density, [kernel])
+
+    assert loss.item() == pytest.approx(density.sum().item())
+
+
+def test_crop_that_cuts_points_asks_for_their_fraction(points):
+    kernel = make_kernel(points, sigma=5.0, background=False).crop(0, 0, 32, 20)
+    density = _as_batch(exact_density(kernel))
+
+    loss = GSTLoss()(density, [kernel])
+
+    assert 0 < kernel.mass.min() < 1  # the crop cuts at least one point
+    assert density.sum().item() == pytest.approx(kernel.mass.sum())
+    assert loss.item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_channels_use_one_kernel_each_and_sum(points):
+    first = make_kernel(points[:1], sigma=4.0)
+    second = make_kernel(points[3:4], sigma=4.0)
+    density = torch.rand(1, 2, 8, 8, dtype=torch.float64)
+    loss = GSTLoss()
+
+    both = loss(density, [[first, second]])
+
+    parts = loss(density[:, :1], [first]) + loss(density[:, 1:], [second])
+    assert both.item() == pytest.approx(parts.item())
+
+
+def test_float32_density_works_on_the_float32_kernel(kernel):
+    density = torch.rand(1, 1, 8, 8, requires_grad=True)
+
+    GSTLoss()(density, [kernel]).backward()
+
+    assert density.grad.dtype == torch.float32 and torch.isfinite(density.grad).all()
+
+
+@pytest.mark.parametrize(
+    ("density", "targets", "message"),
+    [
+        (torch.rand(8, 8), None, "shape \\(B, C, h, w\\)"),
+        (torch.rand(1, 1, 16, 16), None, "density map 0 is \\(16, 16\\) but its target"),
+        (torch.rand(2, 1, 8, 8), "one", "targets has 1 entries but density a batch of 2"),
+        (torch.rand(1, 2, 8, 8), None, "must be a sequence of 2 targets"),
+        (np.zeros((1, 1, 8, 8)), None, "density must be a torch.Tensor"),
+        (torch.zeros(1, 1, 8, 8, dtype=torch.int64), None, "floating-point"),
+    ],
+)
+def test_wrong_shapes_raise_clear_errors(kernel, density, targets, message):
+    targets = [kernel] if targets in (None, "one") else targets
+
+    with pytest.raises(ValueError, match=message):
+        GSTLoss()(density, targets)
+
+
+def test_point_targets_are_refused_with_a_hint(points):
+    with pytest.raises(ValueError, match="GSTLoss needs TransportKernel targets"):
+        GSTLoss()(torch.rand(1, 1, 8, 8), [make_target(points)])
