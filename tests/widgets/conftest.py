@@ -30,3 +30,18 @@ def open_dock(viewer, display_name: str):
 def dock():
     """The :func:`open_dock` helper, as a fixture."""
     return open_dock
+
+
+@pytest.fixture
+def notifications():
+    """The (severity, message) of every napari notification shown during the test."""
+    from napari.utils.notifications import notification_manager
+
+    shown: list[tuple[str, str]] = []
+
+    def record(event) -> None:
+        shown.append((str(event.severity), str(event.message)))
+
+    notification_manager.notification_ready.connect(record)
+    yield shown
+    notification_manager.notification_ready.disconnect(record)

@@ -91,27 +91,21 @@ def test_cancel_stops_the_fit_and_keeps_the_widget_usable(viewer, dock, qtbot):
     assert widget.fit_button.isEnabled() and not widget.state.fits
 
 
-def test_missing_points_layer_is_reported_not_raised(viewer, dock, tiny_cells, monkeypatch):
-    messages = []
-    monkeypatch.setattr(
-        "napari_gst.widgets._notify.show_error", lambda message: messages.append(message)
-    )
+def test_missing_points_layer_is_reported_not_raised(viewer, dock, tiny_cells, notifications):
     viewer.add_image(tiny_cells[0], name="cells")
     widget = dock(viewer, "Transport kernel preview")
 
     assert widget.fit() is False
-    assert "no Points layer" in messages[0]
+    [(severity, message)] = notifications
+    assert severity == "error" and "no Points layer" in message
     assert widget.fit_button.isEnabled() and not widget.tasks.busy
 
 
-def test_points_of_another_dimensionality_are_reported(viewer, dock, tiny_cells, monkeypatch):
-    messages = []
-    monkeypatch.setattr(
-        "napari_gst.widgets._notify.show_error", lambda message: messages.append(message)
-    )
+def test_points_of_another_dimensionality_are_reported(viewer, dock, tiny_cells, notifications):
     viewer.add_image(tiny_cells[0], name="cells")
     viewer.add_points(np.array([[0.0, 3.0, 4.0]]), name="3d points")
     widget = dock(viewer, "Transport kernel preview")
 
     assert widget.fit() is False
-    assert "3D points" in messages[0] and "2D" in messages[0]
+    [(severity, message)] = notifications
+    assert severity == "error" and "3D points" in message and "2D" in message
