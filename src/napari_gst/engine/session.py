@@ -25,6 +25,9 @@ from .events import TrainEvent
 from .split import hold_out
 from .training_state import load_training_state
 
+# Fit images in worker processes from this many images on (see _prepare_fits).
+_PARALLEL_FIT_IMAGES = 12
+
 
 @dataclass
 class Session:
@@ -172,7 +175,9 @@ def _prepare_fits(dataset, total: int, stop: Callable[[], bool]) -> Iterator[Tra
     # prepare() blocks (and may use worker processes); a thread lets this generator report
     # progress meanwhile, and the stop flag is passed through so it ends within a second.
     updates: queue.Queue[int] = queue.Queue()
-    workers = max(1, min(4, (os.cpu_count() or 1) // max(distributed.world_size(), 1)))
+    # Worker processes pay a torch import each (seconds): worth it only for many images.
+    cores = (os.cpu_count() or 1) // distributed.world_size()
+    workers = max(1, min(4, cores)) if total >= _PARALLEL_FIT_IMAGES else 1
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as pool:
         job = pool.submit(

@@ -1,0 +1,105 @@
+"""train(): events, stop flag, checkpoints, resume, seeds, and every loss through the loop."""
+
+import time
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from napari_gst.data import make_cells_dataset
+from napari_gst.engine import TrainConfig, load_checkpoint, train
+from napari_gst.errors import GSTError
+
+TINY = {
+    "model_options": {"width": 4, "depth": 2},
+    "stride": 2,
+    "batch_size": 2,
+    "crop_size": 32,
+    "device": "cpu",
+    "max_minutes": None,
+}
+
+
+@pytest.fixture(scope="module")
+def items():
+    return make_cells_dataset(6, seed=3, shape=(48, 48))
+
+
+def run(config, items, out_dir, **kwargs):
+    return list(train(config, items, out_dir=out_dir, **kwargs))
+
+
+def test_events_follow_the_documented_order(items, tmp_path):
+    events = run(TrainConfig(**TINY, loss="l2", epochs=2), items, tmp_path)
+    kinds = [event.kind for event in events]
+    assert kinds[0] == "epoch_start" and kinds[-1] == "done"
+    assert kinds.count("epoch_end") == 2 and "step" in kinds and "checkpoint" in kinds
+    ends = [event for event in events if event.kind == "epoch_end"]
+    assert all(event.val_mae is not None and event.preview.shape == (24, 24) for event in ends)
+    assert events[-1].device.startswith("cpu")
+    assert load_checkpoint(tmp_path, task="count").metadata["metrics"]["epoch"] in (1, 2)
+
+
+def test_stop_flag_ends_within_a_second_and_keeps_the_checkpoint(items, tmp_path):
+    stop_at = {}
+
+    def should_stop():
+        return "time" in stop_at
+
+    config = TrainConfig(**TINY, loss="l2", epochs=50)
+    for event in train(config, items, out_dir=tmp_path, should_stop=should_stop):
+        if event.kind == "epoch_end" and event.epoch == 1:
+            stop_at["time"] = time.perf_counter()
+        last = event
+    assert last.kind == "stopped" and last.epoch == 2
+    assert time.perf_counter() - stop_at["time"] < 1.0
+    kept = load_checkpoint(tmp_path / "last")
+    assert kept.metadata["metrics"]["epoch"] == 1
+
+
+def test_resume_continues_after_the_last_epoch(items, tmp_path):
+    run(TrainConfig(**TINY, loss="l2", epochs=1), items, tmp_path / "first")
+    events = run(
+        TrainConfig(**TINY, loss="l2", epochs=3),
+        items,
+        tmp_path / "second",
+        resume=tmp_path / "first",
+    )
+    starts = [event.epoch for event in events if event.kind == "epoch_start"]
+    assert starts == [2, 3]
+    steps = [event.step for event in events if event.kind == "step"]
+    assert steps[0] > 1  # step numbering continues from the first run
+
+
+def test_same_seed_gives_the_same_weights(items, tmp_path):
+    for name in ("a", "b"):
+        run(TrainConfig(**TINY, loss="l2", epochs=1, seed=7), items, tmp_path / name)
+    first = load_file(str(tmp_path / "a" / "last" / "model.safetensors"))
+    second = load_file(str(tmp_path / "b" / "last" / "model.safetensors"))
+    assert all(np.array_equal(first[key], second[key]) for key in first)
+
+
+@pytest.mark.parametrize("loss", ["gst", "bayesian", "ot", "l2"])
+def test_each_loss_trains_through_the_loop(items, tmp_path, loss):
+    config = TrainConfig(
+        **TINY,
+        loss=loss,
+        epochs=1,
+        fit_options={"iterations": 10},
+        cache_dir=str(tmp_path.parent / "shared-fits"),
+    )
+    events = run(config, items[:3], tmp_path)
+    losses = [event.losses["loss"] for event in events if event.kind == "step"]
+    assert losses and all(np.isfinite(losses))
+    assert events[-1].kind == "done"
+
+
+def test_empty_training_set_is_refused(tmp_path):
+    with pytest.raises(GSTError, match="empty"):
+        run(TrainConfig(**TINY), [], tmp_path)
+
+
+def test_resume_refuses_a_foreign_folder(items, tmp_path):
+    (tmp_path / "model.json").write_text('{"format": "other"}')
+    with pytest.raises(GSTError, match="not a napari-gst checkpoint"):
+        run(TrainConfig(**TINY, loss="l2"), items, tmp_path / "out", resume=tmp_path)
