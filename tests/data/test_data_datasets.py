@@ -7,7 +7,15 @@ import pytest
 import torch
 
 import napari_gst.splat
-from napari_gst.data import DensityDataset, collate_samples, make_cells_dataset
+from napari_gst.data import (
+    DensityDataset,
+    collate_samples,
+    discover_dataset,
+    make_cells_dataset,
+    precompute_fits,
+    read_image,
+    read_points,
+)
 from napari_gst.data.annotations import AnnotatedImage
 from napari_gst.errors import GSTError
 
@@ -186,3 +194,73 @@ def test_image_without_points_is_all_background():
 
     assert sample["count"] == 0.0
     np.testing.assert_allclose(sample["target"].dense(), 1.0)
+
+
+def test_point_targets_follow_the_same_geometry_without_fitting(items, fit_calls):
+    dataset = DensityDataset(
+        items, stride=4, crop_size=24, scale_range=(0.9, 1.1), use_kernel=False, seed=3
+    )
+
+    dataset.prepare()
+    samples = [dataset[index % 2] for index in range(6)]
+
+    assert fit_calls == []
+    for sample in samples:
+        target = sample["target"]
+        assert sample["image"].shape == (1, 24, 24)
+        assert target.image_shape == (24, 24) and target.grid_shape == (6, 6)
+        assert sample["count"] == target.n_points
+        assert np.all((target.points >= -0.5) & (target.points <= 23.5))
+
+
+def test_point_target_flip_matches_the_image(items):
+    plain = DensityDataset(items, stride=4, flip=False, use_kernel=False)
+    flipping = DensityDataset(items, stride=4, flip=True, use_kernel=False)
+
+    pairs = [(plain[1], flipping[1]) for _ in range(16)]
+    flipped = [(a, b) for a, b in pairs if not torch.equal(a["image"], b["image"])]
+
+    assert flipped, "no flipped sample in 16 draws"
+    reference, sample = flipped[0]
+    width = reference["image"].shape[2]
+    np.testing.assert_allclose(
+        sample["target"].points[:, 1], width - 1 - reference["target"].points[:, 1]
+    )
+    # The brightest pixel near each point moves with it: the image really is mirrored.
+    rows, cols = np.round(sample["target"].points).astype(int).T
+    assert sample["image"][0, rows, cols].mean() > sample["image"].mean()
+
+
+def test_two_real_vgg_cells_images_as_samples(vgg_cells_dir):
+    entries = discover_dataset(vgg_cells_dir)[:2]
+    items = []
+    for image_path, dots_path, name in entries:
+        image = read_image(image_path)
+        points = read_points(dots_path, image.shape[:2]).points
+        items.append(AnnotatedImage(image, points, None, name))
+    dataset = DensityDataset(items, stride=8, crop_size=128, fit_kwargs={"iterations": 2})
+
+    sample = dataset[1]
+
+    assert sample["image"].shape == (3, 128, 128) and sample["target"].grid_shape == (16, 16)
+    assert 0 < sample["count"] <= items[1].count
+    # Joint percentile normalisation: the blue cells span [0, ~1], the noisy red stays low.
+    assert sample["image"][2].max() > 0.8 and sample["image"][0].max() < 0.1
+
+
+@pytest.mark.slow
+def test_parallel_fits_equal_sequential_fits(items, tmp_path):
+    progress = []
+    parallel = precompute_fits(
+        items,
+        cache_dir=tmp_path,
+        fit_kwargs=FAST_FIT,
+        workers=2,
+        progress=lambda done, total: progress.append(total),
+    )
+    here = precompute_fits(items, fit_kwargs=FAST_FIT)
+
+    assert progress == [2, 2]
+    for a, b in zip(parallel, here, strict=True):
+        np.testing.assert_allclose(a.sigmas, b.sigmas, rtol=1e-4)
+    assert len(list(tmp_path.glob("fit-*.npz"))) == 2

@@ -6,23 +6,22 @@ from dataclasses import replace
 
 import numpy as np
 
-from .augment import SamplePlan
+from .augment import SamplePlan, scaled_shape
 
 
 def point_target(
     points: np.ndarray, shape: tuple[int, int], stride: int, plan: SamplePlan
 ) -> object:
-    """Return a ``losses.PointTarget`` for the points of an image after the sample ``plan``."""
+    """Return a ``losses.PointTarget`` for the points of an image after the sample ``plan``.
+
+    A crop keeps the points inside it whole (there is no Gaussian to split a point's mass).
+    """
     from ..losses import PointTarget
 
-    target = PointTarget(
-        points=np.asarray(points, dtype=np.float64).reshape(-1, 2),
-        mass=np.ones(len(points)),
-        image_shape=tuple(shape),
-        stride=stride,
-    )
+    target = PointTarget(np.asarray(points, dtype=np.float64).reshape(-1, 2), shape, stride)
     if plan.scale != 1.0:
-        target = target.scale(plan.scale)
+        target = target.scale(plan.scale, scaled_shape(shape, plan.scale))
+    # Padding at the bottom/right moves no point: only the frame grows.
     target = replace(target, image_shape=plan.padded_shape)
     for axis in plan.flips:
         target = target.flip(axis)
