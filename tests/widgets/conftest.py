@@ -45,3 +45,11 @@ def notifications():
     notification_manager.notification_ready.connect(record)
     yield shown
     notification_manager.notification_ready.disconnect(record)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fit_cache(tmp_path_factory):
+    """Keep Gaussian fits in a per-session folder: hermetic, and shared between tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PLUGIN_NAME = "napari-gst"
@@ -26,7 +27,14 @@ def default_device() -> str:
     return device if device in DEVICES else "auto"
 
 
-def cache_dir() -> Path | None:
-    """Return the cache folder for Gaussian fits from the settings, or None when unset."""
+def cache_dir() -> Path:
+    """Return the folder for cached Gaussian fits: the setting, else the user cache folder.
+
+    The default follows the XDG convention ($XDG_CACHE_HOME, else ~/.cache) so fits are
+    reused across sessions and can be wiped like any other cache.
+    """
     folder = getattr(_compute_settings(), "cache_dir", "")
-    return Path(folder).expanduser() if folder else None
+    if folder:
+        return Path(folder).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "napari-gst" / "fits"

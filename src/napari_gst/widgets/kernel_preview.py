@@ -19,13 +19,13 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..splat import GaussianFit, fit_gaussians
-from ..transport import build_kernel, default_sigma_range
+from ..splat import GaussianFit
+from ..transport import build_kernel, cached_fit, default_sigma_range
 from ._layer_io import image_2d, points_in_image, spatial_geometry
 from ._layer_select import LayerSelect
 from ._notify import report_error
 from ._overlays import annotation_colours, correspondence_rgba, ellipse_corners, stride_geometry
-from ._settings import default_device
+from ._settings import cache_dir, default_device
 from ._state import unwrap_viewer
 from ._tasks import Outcome, TaskControls
 
@@ -201,12 +201,14 @@ class KernelPreviewWidget(QWidget):
             self.state.clear()
         deformity = self.deformity.isChecked()
         iterations = self.iterations.value() or None
+        folder = cache_dir()
         self.fit_button.setEnabled(False)
 
         def job(progress, should_stop) -> GaussianFit:
-            return fit_gaussians(
+            return cached_fit(
                 image,
                 points,
+                folder,
                 deformity_elimination=deformity,
                 iterations=iterations,
                 device=default_device(),

@@ -34,7 +34,7 @@ from ._notify import report_error
 from ._overlays import stride_geometry
 from ._pairs import PairList, read_folders
 from ._plot import TrainingPlot
-from ._settings import default_device
+from ._settings import cache_dir, default_device
 from ._state import session_state, unwrap_viewer
 from ._tasks import Outcome, TaskControls
 
@@ -64,6 +64,7 @@ class TrainingSettings:
             crop_size=self.crop_size,
             device=self.device,
             max_minutes=None,
+            cache_dir=str(cache_dir()),
         )
 
 
