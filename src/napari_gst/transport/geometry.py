@@ -169,13 +169,19 @@ def ellipse_cells(
     position = np.arange(total)
     # Per entry: cell = run base + position, d_c = stride * position + run offset; every per-run
     # quantity is expanded with one np.repeat.
-    cell = position + np.repeat(run_row * grid_shape[1] + first_c - run_start, length)
+    cell = np.repeat(run_row * grid_shape[1] + first_c - run_start, length)
+    cell += position
     offset = (stride - 1) / 2.0
     base_c = (first_c - run_start) * stride + offset - points[run_point, 1]
-    d_c = stride * position + np.repeat(base_c, length)
+    d_c = position * float(stride)
+    d_c += np.repeat(base_c, length)
     inv = gaussians.inverse[run_point]
-    m2 = np.repeat(inv[:, 0] * d_r**2, length) + d_c * (
-        np.repeat(2.0 * inv[:, 1] * d_r, length) + np.repeat(inv[:, 2], length) * d_c
-    )
+    # Horner form in d_c, in place: large temporaries cost more than the arithmetic here.
+    m2 = np.repeat(inv[:, 2], length)
+    m2 *= d_c
+    m2 += np.repeat(2.0 * inv[:, 1] * d_r, length)
+    m2 *= d_c
+    m2 += np.repeat(inv[:, 0] * d_r**2, length)
+    np.maximum(m2, 0.0, out=m2)
     counts = np.bincount(run_point, weights=length, minlength=len(points)).astype(np.int64)
-    return EllipseCells(counts=counts, cell=cell, m2=np.maximum(m2, 0.0))
+    return EllipseCells(counts=counts, cell=cell, m2=m2)

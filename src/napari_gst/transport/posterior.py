@@ -63,8 +63,9 @@ def posterior_csr(
     """
     n_points = len(log_det)
     shift = float(log_det.min()) / 2.0 if n_points else 0.0
-    half_log_det = np.repeat(0.5 * log_det - shift, entries.counts)
-    weight = np.exp(-0.5 * entries.m2 - half_log_det)
+    weight = entries.m2 * -0.5
+    weight -= np.repeat(0.5 * log_det - shift, entries.counts)
+    np.exp(weight, out=weight)
     # astype: bincount of no entries returns an integer array.
     total = np.bincount(entries.cell, weights=weight, minlength=n_cells).astype(np.float64)
     weight_bg = np.zeros(n_cells)
@@ -77,7 +78,8 @@ def posterior_csr(
     unreached[reached] = False
     weight_bg[unreached] = 1.0
     total += weight_bg
-    values = (weight / total[entries.cell]).astype(np.float32)
+    weight /= total[entries.cell]
+    values = weight.astype(np.float32)
     return _transpose_with_background(entries, values, (weight_bg / total).astype(np.float32))
 
 
