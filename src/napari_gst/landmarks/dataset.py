@@ -2,73 +2,70 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .._validation import as_stride
+from ..data.annotations import AnnotatedImage
+from ..data.augment import (
+    SamplePlan,
+    apply_to_image,
+    as_crop_size,
+    as_scale_range,
+    eval_plan,
+    random_plan,
+    scaled_shape,
+)
+from ..data.fitting import fit_image, fit_input, precompute_fits
+from ..data.kernel_padding import pad_kernel
 from ..data.normalise import Normalisation
 from ..errors import GSTError
 from ..splat import GaussianFit
 from ..transport import TransportKernel
-from .augment import (
-    View,
-    apply_to_image,
-    apply_to_landmarks,
-    draw_view,
-    flip_permutation,
-    inside,
-)
+from .annotations import landmarks_from_labels
+from .augment import flip_permutation, inside, landmarks_under_plan
 from .heatmap import LandmarkTarget
-from .kernels import fit_landmarks, landmark_kernels, present_mask
+from .kernels import landmark_kernels, present_mask
 from .landmark_set import LandmarkSet
 
 TARGETS = ("gst", "heatmap")
 
 
 class LandmarkDataset(Dataset):
-    """Images with L named landmarks each, as training samples for an L-channel density model.
+    """Images with L named landmarks each, as samples for an L-channel density network.
 
-    Each item is a dict:
+    The geometry is that of ``napari_gst.data.DensityDataset`` (same plan: rescale, pad to the
+    stride, flip, stride-aligned crop; same ``set_epoch``/``prepare``), so the engine can use
+    either. Each item is a dict:
 
-    - ``"image"``: (C, h, w) float32 tensor (normalised, rescaled, cropped, maybe mirrored);
-    - ``"target"``: for ``target="gst"`` a tuple of L :class:`TransportKernel` (channel i's
-      one-point-plus-background kernel; a missing landmark's kernel has no point), the
-      per-image sequence ``napari_gst.losses.GSTLoss`` takes for a C-channel density; for
-      ``target="heatmap"`` a :class:`LandmarkTarget` for :class:`HeatmapLoss`;
-    - ``"landmarks"``: (L, 2) float64 tensor of (row, col) in the crop, NaN when missing or
-      outside the crop; ``"count"``: how many are present; ``"name"``: the image's name.
+    - ``"image"``: (C, h, w) float32 tensor;
+    - ``"target"``: for ``target="gst"`` a tuple of L :class:`TransportKernel`, channel i's
+      one-point-plus-background kernel (no point when landmark i is missing or cropped away),
+      as ``GSTLoss``/``LandmarkGSTLoss`` take them; for ``"heatmap"`` a :class:`LandmarkTarget`;
+    - ``"landmarks"``: (L, 2) float64 tensor of (row, col) in the sample, NaN when missing or
+      outside; ``"count"``: how many are inside; ``"name"``.
 
     Parameters
     ----------
-    images : sequence of (H, W) or (H, W, C) arrays
-    landmarks : sequence of (L, 2) arrays, NaN rows for missing landmarks
+    images : sequence of (H, W) or (H, W, C) arrays, all with the same number of channels.
+    landmarks : sequence of (L, 2) arrays, NaN rows for missing landmarks.
     landmark_set : LandmarkSet
-    stride : int
-        Density stride of the model.
+    stride : density stride of the network.
     target : {"gst", "heatmap"}
-    crop_size : int, optional
-        Side of the random square crops (rounded down to the stride); None: whole images.
-    scale_range : (low, high)
-        Random rescale factors, applied before cropping.
-    flip : bool
-        Random left-right mirrors; needs ``flip_map`` (default off: a mirror turns a left
-        landmark into a right one).
-    flip_map : mapping of name -> name, optional
-        Landmarks that swap under a mirror; ``{}`` when none do.
-    normalisation : Normalisation, optional
-        Image scaling before fit and network (default: percentile, as for counting).
-    fits : sequence of GaussianFit, optional
-        Precomputed joint fits (from :func:`fit_landmarks`); else fitted on first use.
-    fit_options, kernel_options : dict, optional
-        Passed to ``fit_gaussians`` and ``build_kernel`` (e.g. ``sigma_range``).
-    cache_dir : path, optional
-        Cache fits on disk (``napari_gst.transport.cached_fit``).
-    names : sequence of str, optional
-    seed : int
-        Seed of the random views.
+    crop_size : int or (h, w), multiples of the stride; None: whole images.
+    scale_range : (low, high) random rescale factors.
+    flip : random left-right mirrors; needs ``flip_map`` (``{}`` if no landmark changes
+        identity). Default off: a mirror would turn a left landmark into a right one.
+    flip_map : mapping of name -> name of landmarks that swap under a mirror.
+    normalisation : image scaling before fit and network (default: ``Normalisation()``).
+    fits : precomputed joint fits (:func:`napari_gst.landmarks.kernels.fit_landmarks`).
+    fit_kwargs, kernel_kwargs : options of ``fit_gaussians`` and ``build_kernel``.
+    cache_dir : folder for cached fits.
+    names : image names; seed : seeds the augmentation; train : augmented or whole images.
     """
 
     def __init__(
@@ -79,17 +76,18 @@ class LandmarkDataset(Dataset):
         *,
         stride: int,
         target: str = "gst",
-        crop_size: int | None = None,
+        crop_size: int | tuple[int, int] | None = None,
         scale_range: tuple[float, float] = (1.0, 1.0),
         flip: bool = False,
         flip_map: Mapping[str, str] | None = None,
         normalisation: Normalisation | None = None,
         fits: Sequence[GaussianFit] | None = None,
-        fit_options: dict | None = None,
-        kernel_options: dict | None = None,
-        cache_dir: str | Path | None = None,
+        fit_kwargs: dict | None = None,
+        kernel_kwargs: dict | None = None,
+        cache_dir: str | os.PathLike | None = None,
         names: Sequence[str] | None = None,
         seed: int = 0,
+        train: bool = True,
     ) -> None:
         if target not in TARGETS:
             raise GSTError(f"target must be one of {TARGETS}, got {target!r}")
@@ -100,88 +98,127 @@ class LandmarkDataset(Dataset):
                 "flip=True needs a flip_map: a mirror swaps left and right landmarks "
                 "(pass flip_map={} if no landmark changes identity)"
             )
-        if not 0 < scale_range[0] <= scale_range[1]:
-            raise GSTError(f"scale_range must satisfy 0 < low <= high, got {scale_range}")
-        self.landmark_set = landmark_set
-        self.stride = int(stride)
-        self.target = target
-        self.crop_size = crop_size
-        self.scale_range = (float(scale_range[0]), float(scale_range[1]))
-        self.flip = bool(flip)
+        self.landmark_set, self.target = landmark_set, target
+        self.stride = as_stride(stride)
+        self.crop_size = as_crop_size(crop_size, self.stride)
+        self.scale_range = as_scale_range(scale_range)
         self.permutation = flip_permutation(landmark_set, flip_map) if flip else None
         self.normalisation = normalisation or Normalisation()
-        self.fit_options = dict(fit_options or {})
-        self.kernel_options = dict(kernel_options or {})
-        self.cache_dir = cache_dir
-        self.names = list(names) if names is not None else [f"{i:04d}" for i in range(len(images))]
-        self._images = [self.normalisation.apply(image) for image in images]
-        self._landmarks = [self._checked(array, i) for i, array in enumerate(landmarks)]
-        self._fits: list[GaussianFit | None] = (
-            list(fits) if fits is not None else [None] * len(self)
-        )
-        self._rng = np.random.default_rng(seed)
+        self.fit_kwargs, self.kernel_kwargs = dict(fit_kwargs or {}), dict(kernel_kwargs or {})
+        self.cache_dir, self.seed, self.train, self.epoch = cache_dir, int(seed), bool(train), 0
+        names = list(names) if names is not None else [f"{i:04d}" for i in range(len(images))]
+        self.landmarks = [self._checked(array, i) for i, array in enumerate(landmarks)]
+        # The fit input: present landmarks in channel order (fit row k = k-th present channel).
+        self.items = [
+            AnnotatedImage(np.asarray(image), array[present_mask(array)], None, name)
+            for image, array, name in zip(images, self.landmarks, names, strict=True)
+        ]
+        self._fits = dict(enumerate(fits)) if fits is not None else {}
+        self._draws = np.zeros(len(self.items), dtype=np.int64)
+
+    @classmethod
+    def from_items(
+        cls, items: Sequence[AnnotatedImage], landmark_set: LandmarkSet, **options: object
+    ) -> LandmarkDataset:
+        """Return a dataset of annotated images whose ``labels`` name each point's landmark."""
+        landmarks = []
+        for item in items:
+            if item.labels is None:
+                raise GSTError(f"{item.name}: points have no labels; landmarks need a label each")
+            landmarks.append(
+                landmarks_from_labels(item.points, item.labels, landmark_set, source=item.name)
+            )
+        images = [item.image for item in items]
+        return cls(images, landmarks, landmark_set, names=[i.name for i in items], **options)
 
     def __len__(self) -> int:
         """Return the number of images."""
-        return len(self._images)
+        return len(self.items)
 
     @property
     def in_channels(self) -> int:
-        """Return the number of image channels C."""
-        return int(self._images[0].shape[2]) if self._images else 1
+        """Return the number of image channels (the network's ``in_channels``)."""
+        image = self.items[0].image if self.items else np.zeros((1, 1))
+        return int(image.shape[2]) if image.ndim == 3 else 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the augmentation depend on ``epoch`` (as ``DensityDataset.set_epoch``)."""
+        self.epoch = int(epoch)
+
+    def prepare(
+        self,
+        *,
+        workers: int = 1,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Compute every image's joint landmark fit now (no-op for heatmap targets)."""
+        if self.target != "gst":
+            return
+        missing = [index for index in range(len(self)) if index not in self._fits]
+        fits = precompute_fits(
+            [self.items[index] for index in missing],
+            normalisation=self.normalisation,
+            cache_dir=self.cache_dir,
+            fit_kwargs=self.fit_kwargs,
+            workers=workers,
+            progress=progress,
+            should_stop=should_stop,
+        )
+        self._fits.update(zip(missing, fits, strict=True))
 
     def fit(self, index: int) -> GaussianFit:
-        """Return the joint Gaussian fit of image ``index``'s landmarks (computed once)."""
-        if self._fits[index] is None:
-            self._fits[index] = fit_landmarks(
-                self._images[index],
-                self._landmarks[index],
-                cache_dir=self.cache_dir,
-                **self.fit_options,
-            )
+        """Return the joint Gaussian fit of image ``index``'s present landmarks (once)."""
+        if index not in self._fits:
+            item = self.items[index]
+            image = fit_input(item.image, self.normalisation)
+            self._fits[index] = fit_image(image, item.points, self.cache_dir, self.fit_kwargs)
         return self._fits[index]
 
-    def precompute_fits(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Fit every image now (calls ``progress(done, total)`` after each)."""
-        for index in range(len(self)):
-            self.fit(index)
-            if progress is not None:
-                progress(index + 1, len(self))
-
     def __getitem__(self, index: int) -> dict:
-        """Return sample ``index`` under a fresh random view (see the class docstring)."""
-        image, landmarks = self._images[index], self._landmarks[index]
-        view = draw_view(
-            self._rng, image.shape[:2], self.stride, self.crop_size, self.scale_range, self.flip
-        )
-        crop = apply_to_image(image, view)
-        moved = apply_to_landmarks(landmarks, view, image.shape[:2], self.permutation)
-        frame = crop.shape[:2]
+        """Return sample ``index`` under this draw's plan (see the class docstring)."""
+        item = self.items[index]
+        plan = self._plan(index, item.shape)
+        image = torch.from_numpy(self.normalisation.apply(item.image)).permute(2, 0, 1)
+        image = apply_to_image(image, plan)
+        moved = landmarks_under_plan(self.landmarks[index], plan, self.permutation)
+        frame = tuple(image.shape[1:])
         if self.target == "gst":
-            target: object = tuple(self._kernels(index, view))
+            target: object = tuple(self._kernels(index, plan))
         else:
             target = LandmarkTarget(moved, frame, self.stride)
-        visible = np.where(inside(moved, frame)[:, None], moved, np.nan)
+        visible = inside(moved, frame)
         return {
-            "image": torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))),
+            "image": image,
             "target": target,
-            "landmarks": torch.from_numpy(visible),
-            "count": int(inside(moved, frame).sum()),
-            "name": self.names[index],
+            "landmarks": torch.from_numpy(np.where(visible[:, None], moved, np.nan)),
+            "count": int(visible.sum()),
+            "name": item.name,
         }
 
-    def _kernels(self, index: int, view: View) -> list[TransportKernel]:
-        """Return the L kernels of image ``index`` under ``view`` (channel order after a flip)."""
-        options = dict(self.kernel_options)
-        if view.scale != 1.0:
-            options["scale"] = view.scale
+    def _plan(self, index: int, shape: tuple[int, int]) -> SamplePlan:
+        """Return this draw's geometry for sample ``index`` (fixed in evaluation mode)."""
+        if not self.train:
+            return eval_plan(shape, self.stride)
+        rng = np.random.default_rng([self.seed, self.epoch, index, int(self._draws[index])])
+        self._draws[index] += 1
+        axes = (1,) if self.permutation is not None else ()
+        return random_plan(rng, shape, self.stride, self.crop_size, self.scale_range, axes)
+
+    def _kernels(self, index: int, plan: SamplePlan) -> list[TransportKernel]:
+        """Return the L kernels of image ``index`` under ``plan`` (channel order after a flip)."""
+        shape = scaled_shape(self.items[index].shape, plan.scale)
         kernels = landmark_kernels(
-            self.fit(index), self._landmarks[index], view.scaled_shape, self.stride, **options
-        )
-        top, left, height, width = view.box
-        kernels = [kernel.crop(top, left, height, width) for kernel in kernels]
-        if view.flip:
-            kernels = [kernels[source].flip(1) for source in self.permutation]
+            self.fit(index), self.landmarks[index], shape, self.stride,
+            scale=plan.scale, **self.kernel_kwargs,
+        )  # fmt: skip
+        kernels = [pad_kernel(kernel, plan.padded_shape) for kernel in kernels]
+        for axis in plan.flips:
+            kernels = [kernel.flip(axis) for kernel in kernels]
+        if plan.crop is not None:
+            kernels = [kernel.crop(*plan.crop) for kernel in kernels]
+        if 1 in plan.flips and self.permutation is not None:
+            kernels = [kernels[source] for source in self.permutation]
         return kernels
 
     def _checked(self, landmarks: object, index: int) -> np.ndarray:
@@ -201,8 +238,8 @@ def collate_landmarks(samples: Sequence[dict]) -> dict:
     shapes = {tuple(sample["image"].shape) for sample in samples}
     if len(shapes) > 1:
         raise GSTError(
-            f"samples in a batch must share one crop shape, got {sorted(shapes)}: set crop_size "
-            "no larger than the smallest image, or use batch_size=1"
+            f"samples in a batch must share one shape, got {sorted(shapes)}: set crop_size "
+            "or use batch_size=1"
         )
     return {
         "image": torch.stack([sample["image"] for sample in samples]),
