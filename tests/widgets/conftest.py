@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from napari_gst.data import make_cells
+from napari_gst.engine import save_checkpoint
+from napari_gst.models import build_model, describe_model
 
 
 @pytest.fixture
@@ -18,6 +20,17 @@ def viewer(make_napari_viewer):
 def tiny_cells() -> tuple[np.ndarray, np.ndarray]:
     """A 48 x 48 synthetic cells image with its 4 cell centres: fits and trains in seconds."""
     return make_cells((48, 48), n_cells=4, seed=3)
+
+
+@pytest.fixture
+def model_folder(tmp_path):
+    """An (untrained) stride-4 U-Net saved as a checkpoint folder, as training writes it."""
+    import torch
+
+    torch.manual_seed(0)
+    model = build_model("unet", 1, 1, stride=4, width=8, depth=2)
+    metadata = {"model": describe_model(model), "task": "count", "stride": model.stride}
+    return save_checkpoint(tmp_path / "model", model, metadata)
 
 
 def open_dock(viewer, display_name: str):

@@ -25,6 +25,7 @@ def fit_and_wait(widget, qtbot) -> None:
     qtbot.waitUntil(lambda: not widget.tasks.busy, timeout=WAIT_MS)
 
 
+@pytest.mark.slow
 def test_fit_adds_ellipses_and_a_stride_resolution_correspondence_map(preview, viewer, qtbot):
     fit_and_wait(preview, qtbot)
 
@@ -55,6 +56,7 @@ def test_changing_the_stride_rebuilds_the_overlay_without_refitting(preview, vie
     assert preview.sigma_range() == (8.0, 20.0)
 
 
+@pytest.mark.slow
 def test_deformity_elimination_off_refits_and_shows_the_raw_gaussians(preview, viewer, qtbot):
     fit_and_wait(preview, qtbot)
 

@@ -6,22 +6,10 @@ import csv
 
 import numpy as np
 import pytest
-import torch
 
-from napari_gst.engine.checkpoint import save_checkpoint
-from napari_gst.models import build_model, describe_model
 from napari_gst.widgets._state import session_state
 
 WAIT_MS = 60_000
-
-
-@pytest.fixture
-def model_folder(tmp_path):
-    """An (untrained) stride-4 U-Net saved as a checkpoint folder, as training writes it."""
-    torch.manual_seed(0)
-    model = build_model("unet", 1, 1, stride=4, width=8, depth=2)
-    metadata = {"model": describe_model(model), "task": "count", "stride": model.stride}
-    return save_checkpoint(tmp_path / "model", model, metadata)
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..data import AnnotatedImage
-from ..engine.checkpoint import load_checkpoint
-from ..engine.prediction import predict
+from ..engine import load_checkpoint, predict
 from ._layer_io import image_array, spatial_geometry, spatial_ndim
 from ._layer_select import LayerSelect
 from ._notify import report_error

@@ -24,10 +24,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..engine.checkpoint import load_checkpoint, read_metadata, save_checkpoint
-from ..engine.config import LOSSES, TrainConfig
-from ..engine.devices import describe_device, resolve_device
-from ..engine.training import train
+from ..engine import TrainConfig, load_checkpoint, resolve_device, save_checkpoint, train
+from ..engine.checkpoint import read_metadata
+from ..engine.config import LOSSES
+from ..engine.devices import describe_device
 from ..errors import GSTError
 from ..models import MODELS
 from ._notify import report_error
