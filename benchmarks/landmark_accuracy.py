@@ -5,7 +5,7 @@ optimiser, schedule and seed; only the target and loss differ. The test set is d
 another seed. Prints a table of mean radial error (MRE) and success detection rates (SDR)
 in pixels, for two sub-pixel decoders; ``--json`` prints the figures as JSON instead.
 
-    python benchmarks/landmark_accuracy.py            # about 5 minutes on 2 CPU cores
+    python benchmarks/landmark_accuracy.py            # a few minutes on 2 idle CPU cores
     python benchmarks/landmark_accuracy.py --steps 40 --train 8 --test 4   # smoke run
 """
 
@@ -34,17 +34,17 @@ DECODERS = ("centroid", "quadratic")
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command-line settings."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=48, help="training images")
+    parser.add_argument("--train", type=int, default=32, help="training images")
     parser.add_argument("--test", type=int, default=32, help="test images (another seed)")
     parser.add_argument("--size", type=int, default=80, help="image side in pixels")
     parser.add_argument("--crop", type=int, default=64, help="training crop side")
-    parser.add_argument("--steps", type=int, default=300, help="optimiser steps per arm")
+    parser.add_argument("--steps", type=int, default=250, help="optimiser steps per arm")
     parser.add_argument("--width", type=int, default=16, help="U-Net width")
     parser.add_argument("--depth", type=int, default=3, help="U-Net depth")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--stride", type=int, default=4)
-    parser.add_argument("--fit-iterations", type=int, default=50, help="Gaussian fit iterations")
+    parser.add_argument("--fit-iterations", type=int, default=30, help="Gaussian fit iterations")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -2,7 +2,14 @@
 
 Each image holds at most one point per landmark; a model has one output channel per landmark,
 and each channel is trained against its own one-point-plus-background transport kernel.
+The torch-backed names (dataset, kernels, losses) are imported on first use, so reading
+annotations and scoring predictions does not import torch.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from .annotations import (
     landmarks_from_labels,
@@ -30,7 +37,26 @@ from .metrics import (
 )
 from .synthetic import HAND_LANDMARKS, SyntheticLandmarks, make_hand_landmarks
 
+_LAZY = {
+    "LandmarkDataset": "napari_gst.landmarks.dataset",
+    "collate_landmarks": "napari_gst.landmarks.dataset",
+    "fit_landmarks": "napari_gst.landmarks.kernels",
+    "landmark_kernels": "napari_gst.landmarks.kernels",
+    "LandmarkGSTLoss": "napari_gst.landmarks.loss",
+    "HeatmapLoss": "napari_gst.landmarks.heatmap",
+    "LandmarkTarget": "napari_gst.landmarks.heatmap",
+    "gaussian_heatmaps": "napari_gst.landmarks.heatmap",
+}
+
 __all__ = [
+    "HeatmapLoss",
+    "LandmarkDataset",
+    "LandmarkGSTLoss",
+    "LandmarkTarget",
+    "collate_landmarks",
+    "fit_landmarks",
+    "gaussian_heatmaps",
+    "landmark_kernels",
     "HAND_LANDMARKS",
     "ISBI_2015_LANDMARKS",
     "ISBI_PIXEL_SIZE_MM",
@@ -54,3 +80,16 @@ __all__ = [
     "success_detection_rates",
     "write_landmark_csv",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .dataset import LandmarkDataset, collate_landmarks
+    from .heatmap import HeatmapLoss, LandmarkTarget, gaussian_heatmaps
+    from .kernels import fit_landmarks, landmark_kernels
+    from .loss import LandmarkGSTLoss
+
+
+def __getattr__(name: str):
+    """Import the torch-backed names on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'napari_gst.landmarks' has no attribute {name!r}")
