@@ -24,7 +24,8 @@ class TrainConfig:
     model_options : extra keyword arguments for the network.
     stride : density stride in pixels (None: the network's own default).
     loss : "gst" (default), "bayesian", "ot" or "l2"; ``loss_options`` go to ``make_loss``.
-    epochs : passes over the training images; ``max_minutes`` stops earlier (None: no limit).
+    epochs : passes over the training images; ``max_minutes`` stops earlier (None: no limit;
+        the time counts from the first step, after the one-off Gaussian fits).
     learning_rate, weight_decay : AdamW settings.
     batch_size : crops per optimiser step.
     crop_size : side of the square random training crops, in pixels (rounded down to a
