@@ -1,0 +1,172 @@
+"""Counting accuracy on VGG cells: GST against the L2, Bayesian and OT losses.
+
+Protocol (README.txt of the data set): N training images drawn at random from 001-100, test
+on 101-200, several draws; MAE mean +- std per loss, with the same network and schedule for
+every loss. The best epoch is chosen on a validation split of the training draw (never on
+the test images). Each finished run is appended to a JSONL file, so an interrupted
+benchmark resumes where it stopped:
+
+    python benchmarks/vgg_cells_accuracy.py                      # full run (hours on a CPU)
+    python benchmarks/vgg_cells_accuracy.py --n-train 50 --draws 1 --losses gst l2 \\
+        --max-minutes 5                                          # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from napari_gst.data import load_dataset
+from napari_gst.engine import TrainConfig, evaluate, train
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "vgg_cells"
+LOSSES = ("gst", "l2", "bayesian", "ot")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Return the command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="VGG cells folder")
+    parser.add_argument("--losses", nargs="+", choices=LOSSES, default=list(LOSSES))
+    parser.add_argument("--n-train", type=int, nargs="+", default=[32, 50])
+    parser.add_argument("--draws", type=int, default=5, help="random draws per N")
+    parser.add_argument("--epochs", type=int, default=TrainConfig().epochs)
+    parser.add_argument("--max-minutes", type=float, default=15.0, help="training time per run")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--results", type=Path, default=Path("runs/vgg_cells_accuracy.jsonl"))
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs/vgg_cells"))
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser.parse_args(argv)
+
+
+def split(items: list, n_train: int, draw: int) -> tuple[list, list]:
+    """Return (n_train images drawn from 001-100 with seed ``draw``, test images 101-200)."""
+    by_number = {int(item.name[:3]): item for item in items}
+    pool = [by_number[number] for number in range(1, 101)]
+    chosen = np.random.default_rng(draw).choice(len(pool), size=n_train, replace=False)
+    return [pool[i] for i in sorted(chosen)], [by_number[n] for n in range(101, 201)]
+
+
+def done_runs(path: Path) -> dict[tuple, dict]:
+    """Return the finished runs in the JSONL file, keyed by (loss, n_train, draw, epochs)."""
+    runs = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                runs[(row["loss"], row["n_train"], row["draw"], row["epochs"])] = row
+    return runs
+
+
+def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
+    """Train one loss on one draw, score it on the test images; return the result row."""
+    train_items, test_items = split(items, n_train, draw)
+    config = TrainConfig(
+        loss=loss,
+        epochs=args.epochs,
+        max_minutes=args.max_minutes,
+        device=args.device,
+        seed=draw,
+        cache_dir=str(args.runs_dir / "fits"),  # fits are shared by every loss and draw
+    )
+    out_dir = args.runs_dir / f"{loss}_n{n_train}_d{draw}"
+    start = time.perf_counter()
+    fitting_s, last = 0.0, None
+    for event in train(config, train_items, out_dir=out_dir):
+        if event.kind == "fitting":
+            fitting_s = event.elapsed_s
+        last = event
+    train_s = time.perf_counter() - start - fitting_s
+    scores = evaluate(out_dir, test_items, device=args.device)
+    return {
+        "loss": loss,
+        "n_train": n_train,
+        "draw": draw,
+        "epochs": args.epochs,
+        "epochs_run": last.epoch,
+        "max_minutes": args.max_minutes,
+        "mae": scores["mae"],
+        "rmse": scores["rmse"],
+        "f1": scores["f1"],
+        "val_mae": last.val_mae,
+        "train_minutes": train_s / 60,
+        "fit_minutes": fitting_s / 60,
+        "device": last.device,
+    }
+
+
+def summarise(rows: list[dict], losses, sizes) -> list[dict]:
+    """Return per (loss, N): MAE mean and std over draws, mean training minutes."""
+    table = []
+    for n_train in sizes:
+        for loss in losses:
+            runs = [r for r in rows if r["loss"] == loss and r["n_train"] == n_train]
+            if runs:
+                maes = np.array([r["mae"] for r in runs])
+                table.append(
+                    {
+                        "loss": loss,
+                        "n_train": n_train,
+                        "draws": len(runs),
+                        "mae_mean": float(maes.mean()),
+                        "mae_std": float(maes.std()),
+                        "train_minutes": float(np.mean([r["train_minutes"] for r in runs])),
+                    }
+                )
+    return table
+
+
+def print_table(table: list[dict]) -> None:
+    """Print the summary as a Markdown table."""
+    print("| N | loss | draws | test MAE (mean +- std) | train min/draw |")
+    print("|---|---|---|---|---|")
+    for row in table:
+        print(
+            f"| {row['n_train']} | {row['loss']} | {row['draws']} | "
+            f"{row['mae_mean']:.2f} +- {row['mae_std']:.2f} | {row['train_minutes']:.1f} |"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) the benchmark and print the table."""
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not (args.data / "001cell.png").is_file():
+        print(f"VGG cells not found in {args.data}", file=sys.stderr)
+        return 2
+    items = load_dataset(args.data, "dots")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    finished = done_runs(args.results)
+    for n_train in args.n_train:
+        for draw in range(args.draws):
+            for loss in args.losses:
+                key = (loss, n_train, draw, args.epochs)
+                if key in finished:
+                    continue
+                row = run_one(args, loss, n_train, draw, items)
+                finished[key] = row
+                with args.results.open("a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                print(
+                    f"{loss} N={n_train} draw {draw}: MAE {row['mae']:.2f} "
+                    f"({row['train_minutes']:.1f} min)",
+                    file=sys.stderr,
+                )
+    rows = [r for r in finished.values() if r["epochs"] == args.epochs]
+    table = summarise(rows, args.losses, args.n_train)
+    if args.json:
+        print(json.dumps(table, indent=2))
+    else:
+        print_table(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
