@@ -21,6 +21,7 @@ def trainer(viewer, dock, tiny_cells, tmp_path):
     widget = dock(viewer, "Training")
     widget.pairs.add_current_layers()
     widget.crop_size.setValue(32)
+    widget.fit_iterations.setValue(30)
     widget.preview_every.setValue(1)
     widget.output_dir.setText(str(tmp_path / "run"))
     return widget

@@ -51,6 +51,7 @@ class TrainingSettings:
     learning_rate: float = 1e-3
     crop_size: int = 128
     device: str = "auto"
+    fit_iterations: int | None = None
     preview_every: int = 2
 
     def config(self) -> TrainConfig:
@@ -65,6 +66,7 @@ class TrainingSettings:
             device=self.device,
             max_minutes=None,
             cache_dir=str(cache_dir()),
+            fit_options={} if self.fit_iterations is None else {"iterations": self.fit_iterations},
         )
 
 
@@ -95,6 +97,9 @@ class TrainingWidget(QWidget):
         self.crop_size.setSingleStep(16)
         self.device = _combo(["auto", "cpu", "cuda"], default_device())
         self.device_label = QLabel(f"detected: {_detected_device()}")
+        self.fit_iterations = _spin(QSpinBox(), 0, 100000, 0)
+        self.fit_iterations.setSpecialValueText("auto")
+        self.fit_iterations.setToolTip("Adam steps per Gaussian fit (auto: until converged)")
         self.preview_every = _spin(QSpinBox(), 1, 1000, 2)
         self.output_dir = QLineEdit(str(_default_output_dir()))
         browse = QPushButton("...")
@@ -114,6 +119,7 @@ class TrainingWidget(QWidget):
         form.addRow("Learning rate", self.learning_rate)
         form.addRow("Crop size", self.crop_size)
         form.addRow("Device", _row(self.device, self.device_label))
+        form.addRow("Fit iterations", self.fit_iterations)
         form.addRow("Preview every", _row(self.preview_every, QLabel("epochs")))
         form.addRow("Output folder", _row(self.output_dir, browse))
         layout = QVBoxLayout(self)
@@ -141,6 +147,7 @@ class TrainingWidget(QWidget):
             learning_rate=float(self.learning_rate.value()),
             crop_size=int(self.crop_size.value()),
             device=self.device.currentText(),
+            fit_iterations=int(self.fit_iterations.value()) or None,
             preview_every=int(self.preview_every.value()),
         )
 
