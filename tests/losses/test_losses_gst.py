@@ -117,3 +117,21 @@ def test_wrong_shapes_raise_clear_errors(kernel, density, targets, message):
 def test_point_targets_are_refused_with_a_hint(points):
     with pytest.raises(ValueError, match="GSTLoss needs TransportKernel targets"):
         GSTLoss()(torch.rand(1, 1, 8, 8), [make_target(points)])
+
+
+def test_real_cells_a_dot_density_beats_a_uniform_one(vgg_cells_dir):
+    from skimage.io import imread
+
+    dots = imread(vgg_cells_dir / "001dots.png")
+    points = np.argwhere(dots[..., 0] > 0).astype(np.float64)
+    kernel = make_kernel(points, sigma=4.0, image_shape=(256, 256), stride=8)
+    on_dots = np.zeros(kernel.grid_shape)
+    np.add.at(on_dots, tuple((points // 8).astype(int).T), 1.0)
+    uniform = np.full(kernel.grid_shape, len(points) / on_dots.size)
+
+    loss = GSTLoss()
+    at_dots = loss(_as_batch(on_dots), [kernel]).item()
+    spread = loss(_as_batch(uniform), [kernel]).item()
+
+    assert len(points) > 100
+    assert at_dots < 0.5 * spread
