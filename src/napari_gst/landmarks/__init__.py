@@ -43,6 +43,9 @@ _LAZY = {
     "fit_landmarks": "napari_gst.landmarks.kernels",
     "landmark_kernels": "napari_gst.landmarks.kernels",
     "LandmarkGSTLoss": "napari_gst.landmarks.loss",
+    "LandmarkPrediction": "napari_gst.landmarks.predict",
+    "evaluate_landmarks": "napari_gst.landmarks.predict",
+    "predict_landmarks": "napari_gst.landmarks.predict",
     "HeatmapLoss": "napari_gst.landmarks.heatmap",
     "LandmarkTarget": "napari_gst.landmarks.heatmap",
     "gaussian_heatmaps": "napari_gst.landmarks.heatmap",
@@ -52,7 +55,10 @@ __all__ = [
     "HeatmapLoss",
     "LandmarkDataset",
     "LandmarkGSTLoss",
+    "LandmarkPrediction",
     "LandmarkTarget",
+    "evaluate_landmarks",
+    "predict_landmarks",
     "collate_landmarks",
     "fit_landmarks",
     "gaussian_heatmaps",
@@ -86,6 +92,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .heatmap import HeatmapLoss, LandmarkTarget, gaussian_heatmaps
     from .kernels import fit_landmarks, landmark_kernels
     from .loss import LandmarkGSTLoss
+    from .predict import LandmarkPrediction, evaluate_landmarks, predict_landmarks
 
 
 def __getattr__(name: str):
