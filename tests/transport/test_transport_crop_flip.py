@@ -132,3 +132,14 @@ def test_flip_needs_an_extent_that_is_a_multiple_of_the_stride():
         kernel.flip(0)
     with pytest.raises(ValueError, match="axis must be 0"):
         kernel.flip(2)
+
+
+def test_kernel_without_points_crops_and_flips():
+    kernel = build_kernel(make_fit(np.zeros((0, 2)), 3.0, image_shape=(32, 32)), (32, 32), 4)
+
+    moved = kernel.crop(8, 0, 16, 32).flip(0)
+
+    assert moved.matrix.shape == (4 * 8, 1)
+    np.testing.assert_array_equal(moved.dense(), 1.0)
+    index, strength = moved.correspondence()
+    assert np.all(index == -1) and np.all(strength == 1.0)
