@@ -13,12 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._validation import as_shape, as_stride
 from ..errors import GSTError
 from ..splat import GaussianFit, fit_gaussians
-from ..transport import DEFAULT_CUTOFF, TransportKernel, build_kernel, cached_fit
+from ..transport import TransportKernel, build_kernel, cached_fit
 
 
 def present_mask(landmarks: object, name: str = "landmarks") -> np.ndarray:
@@ -110,39 +109,10 @@ def landmark_kernels(
     fit_index = np.cumsum(present) - 1
     kernels = []
     for channel, is_present in enumerate(present):
-        if not is_present:
-            kernels.append(background_kernel(shape, stride))
-            continue
-        kernel = build_kernel(
-            select_fit(fit, int(fit_index[channel])), shape, stride, **kernel_options
-        )
-        # ids name the landmark (channel) a kernel column stands for, not the fit's row.
+        # A missing landmark's sub-fit has no Gaussian: its kernel sends every cell to the
+        # background column.
+        sub_fit = select_fit(fit, int(fit_index[channel]) if is_present else None)
+        kernel = build_kernel(sub_fit, shape, stride, **kernel_options)
         ids = np.full(kernel.n_points, channel, dtype=np.int64)
         kernels.append(replace(kernel, ids=ids, _torch_cache={}))
     return kernels
-
-
-def background_kernel(shape: tuple[int, int], stride: int) -> TransportKernel:
-    """Return the kernel of a frame with no point: one column, every cell to the background.
-
-    With it GST's loss is ``|sum(density) - 0|``: the channel's total mass.
-    """
-    height, width = as_shape(shape)
-    stride = as_stride(stride)
-    grid = (-(-height // stride), -(-width // stride))
-    cells = grid[0] * grid[1]
-    matrix = sp.csr_array(
-        (np.ones(cells, dtype=np.float32), np.zeros(cells, dtype=np.int32), np.arange(cells + 1)),
-        shape=(cells, 1),
-    )
-    return TransportKernel(
-        matrix=matrix,
-        grid_shape=grid,
-        stride=stride,
-        image_shape=(height, width),
-        points=np.zeros((0, 2)),
-        mass=np.zeros(0),
-        covariances=np.zeros((0, 2, 2)),
-        ids=np.zeros(0, dtype=np.int64),
-        settings={"background_only": True, "cutoff": DEFAULT_CUTOFF},
-    )
