@@ -53,6 +53,12 @@ def shoot(viewer: napari.Viewer, out: Path, name: str) -> None:
     print(f"wrote {path}")
 
 
+def camera(viewer: napari.Viewer):
+    """Return the viewer's camera (``viewer.scene.camera`` from napari 0.9 on)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
+
+
 def close_docks(viewer: napari.Viewer) -> None:
     """Remove every dock widget so the next step has the room."""
     for name in list(viewer.window.dock_widgets):
@@ -68,8 +74,8 @@ def step_sample_and_points(viewer: napari.Viewer, out: Path) -> None:
     viewer.layers.selection.active = points
     points.mode = "add"
     # Zoom in on a corner so single clicked points are visible.
-    viewer.camera.center = (64, 64)
-    viewer.camera.zoom = viewer.camera.zoom * 2.5
+    camera(viewer).center = (64, 64)
+    camera(viewer).zoom = camera(viewer).zoom * 1.8
     shoot(viewer, out, "02-points.png")
     points.mode = "pan_zoom"
 
@@ -82,8 +88,8 @@ def step_kernel(viewer: napari.Viewer, out: Path, iterations: int) -> None:
     wait_for(preview)
     viewer.layers["cells points"].visible = False
     viewer.reset_view()
-    viewer.camera.center = (80, 80)
-    viewer.camera.zoom = viewer.camera.zoom * 2.0
+    camera(viewer).center = (80, 80)
+    camera(viewer).zoom = camera(viewer).zoom * 2.0
     shoot(viewer, out, "03-kernel-de.png")
     preview.deformity.setChecked(False)
     wait_for(preview)

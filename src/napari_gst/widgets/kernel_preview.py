@@ -299,7 +299,7 @@ class KernelPreviewWidget(QWidget):
             rgb=True,
             scale=grid_scale,
             translate=grid_translate,
-            opacity=0.8,
+            opacity=0.6,
             blending="translucent",
             metadata=dict(metadata),
         )
@@ -315,7 +315,7 @@ class KernelPreviewWidget(QWidget):
             name=name,
             edge_color=np.column_stack([colours, np.ones(len(colours))]),
             face_color="transparent",
-            edge_width=max(0.5, 0.5 * float(min(scale))),
+            edge_width=1.0,
             scale=scale,
             translate=translate,
             metadata={**metadata, "n_sigma": ELLIPSE_SIGMAS},
