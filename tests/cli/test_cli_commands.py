@@ -65,3 +65,16 @@ def test_fit_writes_the_fit_and_a_kernel_overlay(capsys, tmp_path, cells_folder)
     assert result["n_points"] == 8
     assert (tmp_path / "img_0_fit.npz").is_file()
     assert (tmp_path / "img_0_kernels.png").stat().st_size > 1000
+
+
+def test_bench_times_every_loss(capsys):
+    status, out, _ = run(capsys, "bench", "--sizes", "48", "--repeats", "1", "--json")
+    assert status == 0
+    rows = json.loads(out)["results"]
+    assert [row["loss"] for row in rows] == ["gst", "l2", "bayesian", "ot"]
+    assert all(row["ms"] > 0 and row["size"] == 48 for row in rows)
+
+
+def test_bench_refuses_tiny_sizes(capsys):
+    assert main(["bench", "--sizes", "8"]) == 2
+    assert "--sizes" in capsys.readouterr().err
