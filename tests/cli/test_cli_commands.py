@@ -78,3 +78,36 @@ def test_bench_times_every_loss(capsys):
 def test_bench_refuses_tiny_sizes(capsys):
     assert main(["bench", "--sizes", "8"]) == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_train_writes_a_model_that_predict_reads(capsys, tmp_path, cells_folder):
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"model_options": {"width": 4, "depth": 2}, "crop_size": 32}))
+    model_dir = tmp_path / "model"
+    status, out, _ = run(
+        capsys,
+        "train",
+        str(cells_folder),
+        "--out",
+        str(model_dir),
+        "--config",
+        str(settings),
+        "--loss",
+        "l2",
+        "--epochs",
+        "2",
+        "--stride",
+        "2",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "--json",
+    )
+    assert status == 0
+    result = json.loads(out)
+    assert result["kind"] == "done" and result["epoch"] == 2
+    assert result["config"]["model_options"] == {"width": 4, "depth": 2}
+    assert (model_dir / "best" / "model.json").is_file()
+    image = str(cells_folder / "img_0.png")
+    assert main(["predict", str(model_dir), image, "--out", str(tmp_path / "pred")]) == 0
