@@ -91,13 +91,19 @@ def _transpose_with_background(
     The entries are already K.T in CSR order (grouped by point); scipy's linear-time CSR -> CSC
     conversion turns that into K in CSR order with sorted column indices, background last.
     """
-    n_points, n_cells = len(entries.counts), len(values_bg)
-    indptr = np.concatenate([[0], np.cumsum(entries.counts), [len(values) + n_cells]])
-    indices = np.concatenate([entries.cell, np.arange(n_cells)]).astype(np.int32)
-    data = np.concatenate([values, values_bg])
-    transposed = sp.csr_array(
-        (data, indices, indptr.astype(np.int32)), shape=(n_points + 1, n_cells)
-    )
+    n_points, n_cells, n_entries = len(entries.counts), len(values_bg), len(values)
+    index_type = entries.cell.dtype
+    indptr = np.empty(n_points + 2, dtype=index_type)
+    indptr[0] = 0
+    np.cumsum(entries.counts, out=indptr[1:-1])
+    indptr[-1] = n_entries + n_cells
+    indices = np.empty(n_entries + n_cells, dtype=index_type)
+    indices[:n_entries] = entries.cell
+    indices[n_entries:] = np.arange(n_cells)
+    data = np.empty(n_entries + n_cells, dtype=np.float32)
+    data[:n_entries] = values
+    data[n_entries:] = values_bg
+    transposed = sp.csr_array((data, indices, indptr), shape=(n_points + 1, n_cells))
     columns = transposed.tocsc()
     return sp.csr_array(
         (columns.data, columns.indices, columns.indptr), shape=(n_cells, n_points + 1)
