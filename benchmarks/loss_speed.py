@@ -66,6 +66,21 @@ def time_ms(function, repeats: int, budget_s: float) -> tuple[float, float]:
     return 1e3 * float(np.median(times)), 1e3 * float(np.min(times))
 
 
+def cpu_ms(function, repeats: int) -> float:
+    """Return the median CPU time (ms, all threads of this process) of ``function``.
+
+    Unlike wall time it leaves out the time the process waits for a core, so it stays
+    meaningful on a machine that other jobs load (memory contention still shows).
+    """
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        function()
+        times.append(time.process_time() - start)
+    return 1e3 * float(np.median(times))
+
+
 def median_ms(function, repeats: int, budget_s: float) -> float:
     """Return the median wall time (ms) of ``function`` (see :func:`time_ms`)."""
     return time_ms(function, repeats, budget_s)[0]
