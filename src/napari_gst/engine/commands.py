@@ -95,21 +95,33 @@ def run_train(args: argparse.Namespace) -> Result:
     final = None
     with _bar(0, "training") as bar:
         for event in train(config, train_items, val_items, out_dir=args.out, resume=args.resume):
-            if event.kind == "step":
-                bar.total = event.total_steps
-                bar.n = event.step
-                bar.set_postfix(loss=f"{event.losses.get('loss', float('nan')):.3g}")
-            elif event.kind in ("epoch_end", "done", "stopped") or event.kind == "fitting":
-                bar.set_description(f"{event.kind} {event.epoch}")
+            _show(bar, event)
             if event.kind in ("done", "stopped"):
                 final = event
     result = {**final.summary(), "model_dir": str(args.out), "config": config.to_dict()}
-    return result, [
+    lines = [
         f"device: {final.device}",
         f"{final.kind} after {final.elapsed_s:.0f} s, epoch {final.epoch}",
-        f"best validation MAE: {final.val_mae:.3f}" if final.val_mae is not None else "",
-        f"model: {args.out}",
     ]
+    if final.val_mae is not None:
+        lines.append(f"best validation MAE: {final.val_mae:.3f}")
+    return result, [*lines, f"model: {args.out}"]
+
+
+def _show(bar: tqdm, event) -> None:
+    """Update the training progress bar from one event."""
+    if event.kind == "fitting":
+        bar.set_description("fitting Gaussians")
+        bar.total, bar.n = event.total_steps, event.step
+    elif event.kind == "step":
+        bar.set_description(f"epoch {event.epoch}")
+        bar.total, bar.n = event.total_steps, event.step
+        bar.set_postfix(loss=f"{event.losses.get('loss', float('nan')):.3g}")
+    elif event.kind == "epoch_end" and event.val_mae is not None:
+        bar.set_postfix(
+            loss=f"{event.losses.get('loss', float('nan')):.3g}", val_mae=f"{event.val_mae:.2f}"
+        )
+    bar.refresh()
 
 
 def write_counts_csv(path: Path, rows: list[tuple[str, int, float]]) -> Path:

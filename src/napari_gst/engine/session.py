@@ -202,6 +202,19 @@ def _prepare_fits(dataset, total: int, stop: Callable[[], bool]) -> Iterator[Tra
         job.result()  # re-raises Cancelled or a fit error here, in the caller's thread
 
 
+def _shared_fit_dataset(config, items, normalisation, model, out_dir, stop) -> Iterator[TrainEvent]:
+    """Return the training dataset; in a distributed run rank 0 fits, the others read its cache."""
+    # Fits are cached under the model folder by default: resumed runs, other processes of a
+    # distributed run and later runs on the same images reuse them.
+    cache_dir = Path(config.cache_dir) if config.cache_dir else Path(out_dir) / "fits"
+    if distributed.rank() != 0:
+        distributed.barrier()  # wait until rank 0 has fitted
+    dataset = yield from _dataset(config, items, normalisation, int(model.stride), cache_dir, stop)
+    if distributed.rank() == 0:
+        distributed.barrier()
+    return dataset
+
+
 def _loader(dataset, config: TrainConfig) -> DataLoader:
     """Return the shuffling data loader (a DistributedSampler when data-parallel)."""
     from ..data import collate_samples
@@ -256,16 +269,9 @@ def open_session(
         )
     normalisation = Normalisation()
     model = _build_model(config, _channels(train_list), resume).to(device)
-    # Fits are cached under the model folder by default: resumed runs, other processes of a
-    # distributed run and later runs on the same images reuse them.
-    cache_dir = Path(config.cache_dir) if config.cache_dir else Path(out_dir) / "fits"
-    if distributed.rank() != 0:
-        distributed.barrier()  # rank 0 fits first; the others then read its cache
-    dataset = yield from _dataset(
-        config, train_list, normalisation, int(model.stride), cache_dir, stop
+    dataset = yield from _shared_fit_dataset(
+        config, train_list, normalisation, model, out_dir, stop
     )
-    if distributed.rank() == 0:
-        distributed.barrier()
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )

@@ -228,9 +228,13 @@ def train(
         return
     # max_minutes budgets the training itself: the Gaussian fits before it are a one-off
     # cost (cached for later runs), reported by the "fitting" events.
-    clock = _Clock(config.max_minutes)
+    yield from _run_epochs(session, _Clock(config.max_minutes), stop)
+
+
+def _run_epochs(session: Session, clock: _Clock, stop: Callable[[], bool]) -> Iterator[TrainEvent]:
+    """Run the epochs of a prepared session; end with a "done" or "stopped" event."""
     epoch = session.first_epoch - 1
-    for epoch in range(session.first_epoch, config.epochs + 1):
+    for epoch in range(session.first_epoch, session.config.epochs + 1):
         yield _event(
             session,
             clock,
@@ -241,14 +245,8 @@ def train(
         )
         yield from _run_epoch(session, clock, epoch, stop)
         if session.stopped:
-            yield _event(
-                session,
-                clock,
-                "stopped",
-                epoch=epoch,
-                step=session.step,
-                message=f"stopped; checkpoints of epoch {epoch - 1} kept in {out_dir}",
-            )
+            message = f"stopped; checkpoints of epoch {epoch - 1} kept in {session.out_dir}"
+            yield _event(session, clock, "stopped", epoch=epoch, step=session.step, message=message)
             return
         yield from _finish_epoch(session, clock, epoch)
         if session.out_of_time:
@@ -263,5 +261,5 @@ def train(
         step=session.step,
         total_steps=session.total_steps,
         val_mae=session.best_mae,
-        message=f"best validation MAE {session.best_mae:.3f}; model in {out_dir}",
+        message=f"best validation MAE {session.best_mae:.3f}; model in {session.out_dir}",
     )
