@@ -96,6 +96,17 @@ def test_resume_without_a_run_is_reported(trainer, tmp_path, notifications):
     assert notifications[0][0] == "error" and "nothing to resume" in notifications[0][1]
 
 
+def test_controls_start_at_the_documented_defaults(viewer, dock):
+    widget = dock(viewer, "Training")
+
+    settings = widget.settings()
+    assert (settings.model, settings.loss, settings.epochs) == ("unet", "gst", 20)
+    assert settings.learning_rate == pytest.approx(1e-3)
+    assert settings.crop_size == 128 and settings.fit_iterations is None
+    config = settings.config()
+    assert config.learning_rate == pytest.approx(1e-3) and config.max_minutes is None
+
+
 def test_device_choice_shows_what_was_detected(viewer, dock):
     widget = dock(viewer, "Training")
 

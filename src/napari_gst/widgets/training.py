@@ -90,8 +90,10 @@ class TrainingWidget(QWidget):
         self.model = _combo(list(MODELS), "unet")
         self.loss = _combo(list(LOSSES), "gst")
         self.epochs = _spin(QSpinBox(), 1, 100000, 20)
-        self.learning_rate = _spin(QDoubleSpinBox(), 1e-7, 1.0, 1e-3)
+        self.learning_rate = QDoubleSpinBox()
+        # Decimals first: a QDoubleSpinBox rounds its range and value to its decimals (2).
         self.learning_rate.setDecimals(7)
+        _spin(self.learning_rate, 1e-7, 1.0, 1e-3)
         self.learning_rate.setSingleStep(1e-4)
         self.crop_size = _spin(QSpinBox(), 16, 4096, 128)
         self.crop_size.setSingleStep(16)
