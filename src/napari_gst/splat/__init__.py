@@ -7,8 +7,8 @@ render over the "torch" and "gsplat" backends) and :func:`apply_deformity_elimin
 from .deformity import apply_deformity_elimination
 from .fit import DEFAULT_SIGMA, fit_gaussians
 from .fit_result import GaussianFit
-from .rendering import render
 from .render_gsplat import gsplat_available
+from .rendering import render
 
 __all__ = [
     "DEFAULT_SIGMA",

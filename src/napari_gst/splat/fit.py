@@ -16,35 +16,22 @@ from .._validation import as_image, as_points
 from ..errors import Cancelled, GSTError
 from .deformity import check_threshold, deformity_penalty, eliminate_deformity
 from .fit_result import GaussianFit
-from .initialise import MIN_SIGMA, fit_region, initial_sigmas, sample_colours
-from .rendering import Renderer, resolve_backend, resolve_device
+from .initialise import MIN_SIGMA, REGION_SIGMAS, initial_sigmas, region_mask, sample_colours
+from .problem import FitProblem, build_problem
+from .rendering import resolve_backend, resolve_device
 from .stopping import ConvergenceMonitor
 
 #: Scale of a point with no neighbour (a lone landmark), in pixels.
 DEFAULT_SIGMA = 8.0
 #: Most iterations when ``iterations=None`` (the convergence test usually stops far earlier).
 MAX_AUTO_ITERATIONS = 1000
-
-
-@dataclass
-class _Problem:
-    """What the optimiser sees: the cropped image, its fitting mask and a renderer."""
-
-    image: torch.Tensor  # (h, w, C) crop around the region
-    mask: torch.Tensor  # (h, w, 1) float, 1 inside the region
-    renderer: Renderer
-    offset: tuple[int, int]  # crop origin in the full image
-
-    def l1(self, rendered: torch.Tensor) -> torch.Tensor:
-        """Return the mean absolute error over the region (all channels)."""
-        count = self.mask.sum() * self.image.shape[2]
-        return ((rendered - self.image).abs() * self.mask).sum() / count
-
-    def psnr(self, rendered: torch.Tensor) -> float:
-        """Return the PSNR (dB, peak 1) of the render clipped to [0, 1] over the region."""
-        count = self.mask.sum() * self.image.shape[2]
-        error = (((rendered.clamp(0.0, 1.0) - self.image) ** 2) * self.mask).sum() / count
-        return float("inf") if float(error) == 0.0 else -10.0 * math.log10(float(error))
+#: Adam's step for the shape (log-scales, angle) is this many times ``learning_rate``: the
+#: shape then settles in ~100 steps instead of ~400 at the same end point (measured).
+SHAPE_STEP_SCALE = 3.0
+#: The automatic fit first runs at a resolution where the median scale is >= this (px) ...
+COARSE_SIGMA = 3.0
+#: ... reduced by at most this factor.
+MAX_FACTOR = 4
 
 
 class _Parameters(torch.nn.Module):
@@ -88,52 +75,64 @@ def _check_options(iterations, learning_rate, de_weight, default_sigma) -> None:
             )
 
 
-def _build_problem(pixels, points, default_sigma, backend, device) -> tuple[_Problem, np.ndarray]:
-    """Return the cropped fitting problem and the points in the crop's frame."""
-    region = fit_region(points, pixels.shape[:2], default_sigma)
-    rows, cols = np.nonzero(region)
-    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    # Points on the border may round to a pixel just outside the crop: keep one pixel spare.
-    top, left = max(top - 1, 0), max(left - 1, 0)
-    bottom, right = min(bottom + 1, pixels.shape[0]), min(right + 1, pixels.shape[1])
-    local = points - np.array([top, left], dtype=np.float64)
-    crop = pixels[top:bottom, left:right]
-    problem = _Problem(
-        image=torch.as_tensor(crop, device=device),
-        mask=torch.as_tensor(
-            region[top:bottom, left:right, None], dtype=torch.float32, device=device
-        ),
-        renderer=Renderer(torch.as_tensor(local, device=device), crop.shape[:2], backend),
-        offset=(int(top), int(left)),
+def _reduction_factor(sigmas: np.ndarray) -> int:
+    """Return the coarse-stage factor: as large as keeps the median scale >= COARSE_SIGMA px."""
+    factor = int(np.median(sigmas) // COARSE_SIGMA)
+    return int(min(max(factor, 1), MAX_FACTOR))
+
+
+def _make_optimiser(params: _Parameters, learning_rate: float) -> torch.optim.Adam:
+    """Return Adam with the shape parameters stepping SHAPE_STEP_SCALE times faster."""
+    shape_rate = learning_rate * SHAPE_STEP_SCALE
+    return torch.optim.Adam(
+        [
+            {"params": [params.log_excess, params.angles], "lr": shape_rate},
+            {"params": [params.colours], "lr": learning_rate},
+        ]
     )
-    return problem, local
 
 
-def _optimise(
-    problem, params, *, iterations, learning_rate, de_weight, threshold, progress, should_stop
-):
-    """Run Adam on the masked L1 (+ DE hinge); return the number of iterations done."""
-    optimiser = torch.optim.Adam(params.parameters(), lr=learning_rate)
-    monitor = None if iterations is not None else ConvergenceMonitor()
-    total = iterations if iterations is not None else MAX_AUTO_ITERATIONS
-    report_every = max(1, total // 100)
-    done = 0
-    for done in range(1, total + 1):
-        if should_stop is not None and should_stop():
-            raise Cancelled(f"Gaussian fit stopped after {done - 1} of {total} iterations")
+@dataclass
+class _Run:
+    """The loop's fixed settings and its progress bookkeeping across stages."""
+
+    de_weight: float
+    threshold: float
+    total: int
+    progress: Callable[[int, int], None] | None
+    should_stop: Callable[[], bool] | None
+    done: int = 0
+    reported: int = 0
+
+    def tick(self) -> None:
+        """Count one iteration, report progress and honour the stop flag."""
+        if self.should_stop is not None and self.should_stop():
+            raise Cancelled(f"Gaussian fit stopped after {self.done} of {self.total} iterations")
+        self.done += 1
+        if self.done % max(1, self.total // 100) == 0:
+            self.report(self.done)
+
+    def report(self, done: int) -> None:
+        """Call the progress callback with ``done`` unless that was the last report."""
+        if self.progress is not None and done != self.reported:
+            self.reported = done
+            self.progress(done, self.total)
+
+
+def _optimise(problem, params, optimiser, run: _Run, steps: int, monitor) -> int:
+    """Run up to ``steps`` Adam steps on the masked L1 (+ DE hinge); return how many ran."""
+    for step in range(1, steps + 1):
+        run.tick()
         sigmas = params.sigmas()
-        loss = problem.l1(problem.renderer(sigmas, params.angles, params.colours))
-        if de_weight > 0:
-            loss = loss + de_weight * deformity_penalty(sigmas, threshold)
+        loss = problem.l1(problem.render(sigmas, params.angles, params.colours))
+        if run.de_weight > 0:
+            loss = loss + run.de_weight * deformity_penalty(sigmas, run.threshold)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        converged = monitor is not None and monitor.update(float(loss.detach()))
-        if progress is not None and (done % report_every == 0 or converged):
-            progress(total if converged else done, total)
-        if converged:
-            break
-    return done
+        if monitor is not None and monitor.update(float(loss.detach())):
+            return step
+    return steps
 
 
 def fit_gaussians(
@@ -204,33 +203,45 @@ def fit_gaussians(
         "learning_rate": float(learning_rate),
         "default_sigma": float(default_sigma),
         "backend": str(backend),
+        "iterations_run": [],
     }
     if len(point_array) == 0:
         return _empty_fit(pixels, settings)
     torch_device = resolve_device(device)
     settings["backend"] = resolve_backend(backend, torch_device)
-    problem, local = _build_problem(
-        pixels, point_array, float(default_sigma), settings["backend"], torch_device
-    )
-    params = _Parameters(
-        initial_sigmas(point_array, float(default_sigma)),
-        sample_colours(pixels, point_array),
-        torch_device,
-    )
-    settings["iterations_run"] = _optimise(
-        problem,
-        params,
-        iterations=iterations,
-        learning_rate=float(learning_rate),
+    start_sigmas = initial_sigmas(point_array, float(default_sigma))
+    region = region_mask(point_array, REGION_SIGMAS * start_sigmas, pixels.shape[:2])
+    params = _Parameters(start_sigmas, sample_colours(pixels, point_array), torch_device)
+    optimiser = _make_optimiser(params, float(learning_rate))
+    factor = 1 if iterations is not None else _reduction_factor(start_sigmas)
+    stages = [(factor, MAX_AUTO_ITERATIONS)] if factor > 1 else []
+    stages.append((1, MAX_AUTO_ITERATIONS if iterations is None else int(iterations)))
+    run = _Run(
         de_weight=float(de_weight) if deformity_elimination else 0.0,
         threshold=threshold,
+        total=sum(steps for _, steps in stages),
         progress=progress,
         should_stop=should_stop,
     )
+    for stage_factor, steps in stages:
+        problem = build_problem(
+            pixels,
+            point_array,
+            region,
+            backend=settings["backend"],
+            device=torch_device,
+            factor=stage_factor,
+        )
+        monitor = None if iterations is not None else ConvergenceMonitor()
+        settings["iterations_run"].append(
+            _optimise(problem, params, optimiser, run, steps, monitor)
+        )
+    run.report(run.total)
+    settings["reduction_factors"] = [stage_factor for stage_factor, _ in stages]
     return _finish(problem, params, point_array, pixels.shape[:2], settings)
 
 
-def _finish(problem, params, points, shape, settings) -> GaussianFit:
+def _finish(problem: FitProblem, params: _Parameters, points, shape, settings) -> GaussianFit:
     """Return the GaussianFit of the optimised parameters (post-DE when on), with its PSNR."""
     with torch.no_grad():
         sigmas = params.sigmas().double().cpu().numpy()
@@ -239,7 +250,7 @@ def _finish(problem, params, points, shape, settings) -> GaussianFit:
         if settings["deformity_elimination"]:
             sigmas = eliminate_deformity(sigmas, settings["anisotropy_threshold"])
         device = params.colours.device
-        rendered = problem.renderer(
+        rendered = problem.render(
             torch.as_tensor(sigmas, dtype=torch.float32, device=device),
             torch.as_tensor(angles, dtype=torch.float32, device=device),
             params.colours,
@@ -265,5 +276,5 @@ def _empty_fit(pixels: np.ndarray, settings: dict) -> GaussianFit:
         colours=np.zeros((0, pixels.shape[2]), dtype=np.float32),
         psnr=float("nan"),
         image_shape=(int(pixels.shape[0]), int(pixels.shape[1])),
-        settings={**settings, "iterations_run": 0},
+        settings=settings,
     )

@@ -66,3 +66,36 @@ def bucket_radii(radii: torch.Tensor) -> torch.Tensor:
     """Return :func:`bucket_radius` of every entry of the int tensor ``radii``."""
     values = [bucket_radius(int(r)) for r in radii.tolist()]
     return torch.tensor(values, dtype=torch.int64, device=radii.device)
+
+
+#: Fixed cost of one window bucket (a few dozen tensor ops), in evaluated pixels: buckets are
+#: merged while that saves more than the extra padded pixels cost.
+BUCKET_OVERHEAD_PIXELS = 16384
+
+
+def merge_buckets(radii: torch.Tensor, overhead: int = BUCKET_OVERHEAD_PIXELS) -> torch.Tensor:
+    """Return ``radii`` (N,) raised so that few distinct values remain, at least total cost.
+
+    Cost of a group sharing radius R: ``overhead + count * (2R + 1)^2``. Groups are runs of
+    the sorted distinct radii; the best split is found by dynamic programming (few values).
+    """
+    if len(radii) == 0:
+        return radii
+    values, counts = torch.unique(radii, return_counts=True)
+    values, counts = values.tolist(), counts.tolist()
+    best = [0.0] + [float("inf")] * len(values)  # best[j]: cost of the first j values
+    split = [0] * (len(values) + 1)
+    for end in range(1, len(values) + 1):
+        area = (2 * values[end - 1] + 1) ** 2
+        for start in range(end):
+            cost = best[start] + overhead + area * sum(counts[start:end])
+            if cost < best[end]:
+                best[end], split[end] = cost, start
+    mapping, end = {}, len(values)
+    while end > 0:
+        for value in values[split[end] : end]:
+            mapping[value] = values[end - 1]
+        end = split[end]
+    return torch.tensor(
+        [mapping[r] for r in radii.tolist()], dtype=radii.dtype, device=radii.device
+    )

@@ -14,6 +14,8 @@ NEIGHBOURS = 3
 #: sigma_0 = spacing / SPACING_PER_SIGMA, so the 3-sigma disc of a point reaches half-way to
 #: its neighbours (the authors' choice for their fitting mask).
 SPACING_PER_SIGMA = 6.0
+#: The region is the union of discs of REGION_SIGMAS x the starting scale (half the spacing).
+REGION_SIGMAS = 3.0
 #: Smallest scale the parametrisation allows (method.md: sigma >= 1 px).
 MIN_SIGMA = 1.0
 
@@ -82,4 +84,4 @@ def fit_region(points: np.ndarray, shape: tuple[int, int], default_sigma: float)
 
     The radius is 3 x the starting scale, i.e. half the spacing to the nearest neighbours.
     """
-    return region_mask(points, 3.0 * initial_sigmas(points, default_sigma), shape)
+    return region_mask(points, REGION_SIGMAS * initial_sigmas(points, default_sigma), shape)

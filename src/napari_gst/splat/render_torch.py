@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .geometry import CUTOFF_EXPONENT, CUTOFF_SIGMAS, bucket_radii
+from .geometry import CUTOFF_EXPONENT, CUTOFF_SIGMAS, bucket_radii, merge_buckets
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class WindowLayout:
     shape: tuple[int, int]
     padding: int
     buckets: tuple[_Bucket, ...]
-    radii: torch.Tensor  # (N,) int64 bucketed radii the layout was built for
+    radii: torch.Tensor  # (N,) int64 ladder-bucketed radii the layout was built for
 
     @property
     def padded_shape(self) -> tuple[int, int]:
@@ -54,7 +54,7 @@ def build_layout(points: torch.Tensor, radii: torch.Tensor, shape: tuple[int, in
     for as long as the bucketed radii do not change.
     """
     device = points.device
-    bucketed = bucket_radii(radii)
+    bucketed = merge_buckets(bucket_radii(radii))
     padding = int(bucketed.max()) if len(bucketed) else 0
     centres = torch.floor(points + 0.5)
     fraction = (points - centres).to(torch.float32)
@@ -80,7 +80,9 @@ def build_layout(points: torch.Tensor, radii: torch.Tensor, shape: tuple[int, in
                 moments=moments,
             )
         )
-    return WindowLayout(shape=tuple(shape), padding=padding, buckets=tuple(buckets), radii=bucketed)
+    return WindowLayout(
+        shape=tuple(shape), padding=padding, buckets=tuple(buckets), radii=bucket_radii(radii)
+    )
 
 
 def _window_weights(bucket: _Bucket, conics: torch.Tensor) -> torch.Tensor:

@@ -114,6 +114,14 @@ class TransportKernel:
             _torch_cache={},
         )
 
+    def scipy_matrix(self, *, transpose: bool = False) -> sp.csr_array:
+        """Return K, or K.T in CSR form with ``transpose=True`` (cached), as scipy arrays."""
+        if not transpose:
+            return self.matrix
+        if "scipy_transpose" not in self._torch_cache:
+            self._torch_cache["scipy_transpose"] = self.matrix.T.tocsr()
+        return self._torch_cache["scipy_transpose"]
+
     def to_torch(
         self,
         device: str | torch.device = "cpu",
@@ -124,7 +132,7 @@ class TransportKernel:
         """Return K (or K.T with ``transpose=True``) as a torch sparse CSR tensor (cached)."""
         key = (str(torch.device(device)), dtype, transpose)
         if key not in self._torch_cache:
-            matrix = self.matrix.T.tocsr() if transpose else self.matrix
+            matrix = self.scipy_matrix(transpose=transpose)
             with warnings.catch_warnings():
                 # Torch flags all CSR tensors as "beta"; our arrays come valid from scipy.
                 warnings.filterwarnings("ignore", message="Sparse CSR tensor support")
