@@ -111,3 +111,15 @@ def test_points_of_another_dimensionality_are_reported(viewer, dock, tiny_cells,
     assert widget.fit() is False
     [(severity, message)] = notifications
     assert severity == "error" and "3D points" in message and "2D" in message
+
+
+def test_closing_the_dock_leaves_the_viewer_working(viewer, dock, tiny_cells, qtbot):
+    widget = dock(viewer, "Transport kernel preview")
+    viewer.window.remove_dock_widget(widget)
+    widget.deleteLater()
+    qtbot.wait(50)  # let Qt delete the widget
+
+    viewer.add_image(tiny_cells[0], name="after closing")
+    viewer.layers["after closing"].name = "renamed"
+
+    assert "renamed" in viewer.layers
