@@ -45,6 +45,21 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--stride", type=int, default=4)
     parser.add_argument("--fit-iterations", type=int, default=30, help="Gaussian fit iterations")
+    parser.add_argument(
+        "--sigma-range",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("MIN", "MAX"),
+        help="GST kernel scale clamp in pixels (default: build_kernel's stride .. 2.5 stride)",
+    )
+    parser.add_argument(
+        "--arms",
+        nargs="+",
+        choices=("gst", "heatmap"),
+        default=["gst", "heatmap"],
+        help="which arms to run",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -62,6 +77,7 @@ def train_arm(target: str, data, fits, args: argparse.Namespace) -> tuple[torch.
     dataset = LandmarkDataset(
         list(data.images), list(data.landmarks), data.landmark_set, stride=args.stride,
         target=target, crop_size=args.crop, scale_range=(0.9, 1.1), fits=fits, seed=args.seed,
+        kernel_kwargs={} if args.sigma_range is None else {"sigma_range": tuple(args.sigma_range)},
     )  # fmt: skip
     loader = DataLoader(
         dataset, batch_size=args.batch, shuffle=True, collate_fn=collate_landmarks,
@@ -120,13 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     train = make_hand_landmarks(args.train, shape=shape, seed=args.seed)
     test = make_hand_landmarks(args.test, shape=shape, seed=args.seed + 1000)
     start = time.perf_counter()
-    fits = [
-        fit_landmarks(image, landmarks, iterations=args.fit_iterations)
-        for image, landmarks in zip(train.images, train.landmarks, strict=True)
-    ]
+    fits = None
+    if "gst" in args.arms:
+        fits = [
+            fit_landmarks(image, landmarks, iterations=args.fit_iterations)
+            for image, landmarks in zip(train.images, train.landmarks, strict=True)
+        ]
     fit_seconds = time.perf_counter() - start
     report = {"settings": vars(args), "fit_seconds": fit_seconds, "arms": {}}
     for target, confidence in (("gst", "mass"), ("heatmap", "peak")):
+        if target not in args.arms:
+            continue
         model, training = train_arm(target, train, fits, args)
         report["arms"][target] = {
             "training": training,
