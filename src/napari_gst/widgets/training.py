@@ -113,7 +113,9 @@ class TrainingWidget(QWidget):
         self.plot = TrainingPlot()
         self.save_button = QPushButton("Save model...")
         self.load_button = QPushButton("Load model...")
+        self._arrange(browse)
 
+    def _arrange(self, browse: QPushButton) -> None:
         form = QFormLayout()
         form.addRow("Model", self.model)
         form.addRow("Loss", self.loss)
