@@ -135,3 +135,15 @@ def test_real_cells_a_dot_density_beats_a_uniform_one(vgg_cells_dir):
 
     assert len(points) > 100
     assert at_dots < 0.5 * spread
+
+
+def test_torch_sparse_path_used_on_gpus_agrees_with_the_cpu_path(kernel):
+    from napari_gst.losses.gst import _multiply
+
+    vector = torch.rand(64, dtype=torch.float64)
+    grad = torch.rand(kernel.n_points + 1, dtype=torch.float64)
+
+    for values, transpose in ((vector, True), (grad, False)):
+        on_cpu = _multiply(kernel, values, transpose=transpose, use_scipy=True)
+        with_torch = _multiply(kernel, values, transpose=transpose, use_scipy=False)
+        torch.testing.assert_close(with_torch, on_cpu)

@@ -51,6 +51,8 @@ class TransportKernel:
     covariances: np.ndarray
     ids: np.ndarray
     settings: dict = field(default_factory=dict)
+    # Derived forms of ``matrix`` (scipy K^T, torch tensors); name kept because other modules
+    # reset it with dataclasses.replace(kernel, ..., _torch_cache={}).
     _torch_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
