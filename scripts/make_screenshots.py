@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import napari
+import numpy as np
 import torch
 
 from napari_gst.data import make_cells
@@ -92,7 +93,8 @@ def step_kernel(viewer: napari.Viewer, out: Path, iterations: int) -> None:
     # Centre the view on the most elongated Gaussian of the fit without DE: that is where
     # the two overlays differ.
     raw = preview.state.fits[False]
-    centre = raw.points[int(raw.anisotropy().argmax())]
+    # Keep the view inside the image (a point by the border would show half a black canvas).
+    centre = np.clip(raw.points[int(raw.anisotropy().argmax())], 48, 256 - 48)
     viewer.layers["cells points"].visible = False
     viewer.reset_view()
     camera(viewer).center = tuple(float(v) for v in centre)
