@@ -34,6 +34,8 @@ def test_events_follow_the_documented_order(items, tmp_path):
     kinds = [event.kind for event in events]
     assert kinds[0] == "epoch_start" and kinds[-1] == "done"
     assert kinds.count("epoch_end") == 2 and "step" in kinds and "checkpoint" in kinds
+    written = {event.path for event in events if event.kind == "checkpoint"}
+    assert written == {str(tmp_path / "best"), str(tmp_path / "last")}
     ends = [event for event in events if event.kind == "epoch_end"]
     assert all(event.val_mae is not None and event.preview.shape == (24, 24) for event in ends)
     assert events[-1].device.startswith("cpu")

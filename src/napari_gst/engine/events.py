@@ -27,6 +27,7 @@ class TrainEvent:
     device : the device label, e.g. "cpu (2 threads)".
     preview : occasionally (at epoch ends) the predicted density of one validation image.
     message : a short line for humans (e.g. where a checkpoint went).
+    path : for "checkpoint" events, the folder just written (``out_dir/best`` or ``/last``).
     """
 
     kind: str
@@ -40,6 +41,7 @@ class TrainEvent:
     device: str = ""
     preview: np.ndarray | None = None
     message: str = ""
+    path: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
@@ -58,4 +60,5 @@ class TrainEvent:
             "eta_s": None if self.eta_s is None else round(self.eta_s, 1),
             "device": self.device,
             "message": self.message,
+            "path": self.path,
         }

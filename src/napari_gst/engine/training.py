@@ -166,6 +166,7 @@ def _finish_epoch(session: Session, clock: _Clock, epoch: int) -> Iterator[Train
                 step=session.step,
                 val_mae=val_mae,
                 message=f"wrote {folder}",
+                path=folder,
             )
     distributed.barrier()
     yield _event(
