@@ -226,6 +226,11 @@ def run_bench(args: argparse.Namespace) -> Result:
 
 def run_demo(args: argparse.Namespace) -> Result:
     """Train briefly on synthetic cells and compare predicted counts with the truth."""
+    import torch
+
     from .demo import run_demo as demo
 
+    # The demo's narrow network gains little from a second thread, and on a busy machine
+    # torch's spinning OpenMP threads made steps up to 30x slower (docs/parts/engine.md).
+    torch.set_num_threads(1)
     return demo(args.out, device=args.device)
