@@ -28,6 +28,11 @@ MAX_AUTO_ITERATIONS = 1000
 #: Adam's step for the shape (log-scales, angle) is this many times ``learning_rate``: the
 #: shape then settles in ~100 steps instead of ~400 at the same end point (measured).
 SHAPE_STEP_SCALE = 3.0
+#: Window of the stopping rule in the full-resolution refinement that follows a coarse stage.
+REFINE_WINDOW = 10
+#: Scales may grow to this many times their start (and to at least MIN_SIGMA_CAP px).
+MAX_SIGMA_GROWTH = 2.0
+MIN_SIGMA_CAP = 3.0
 #: The automatic fit first runs at a resolution where the median scale is >= this (px) ...
 COARSE_SIGMA = 3.0
 #: ... reduced by at most this factor.
@@ -35,7 +40,12 @@ MAX_FACTOR = 4
 
 
 class _Parameters(torch.nn.Module):
-    """Learned per-Gaussian values: sigma = 1 + exp(log_excess) keeps every scale >= 1 px."""
+    """Learned per-Gaussian values: sigma = 1 + exp(log_excess) keeps every scale >= 1 px.
+
+    Scales are also kept <= ``MAX_SIGMA_GROWTH`` x their start (at least ``MIN_SIGMA_CAP``):
+    outside the region nothing is scored, so without a cap a Gaussian can spread into a
+    faint, huge plate that models the background level instead of its object.
+    """
 
     def __init__(self, sigmas: np.ndarray, colours: np.ndarray, device: torch.device) -> None:
         super().__init__()
@@ -46,10 +56,19 @@ class _Parameters(torch.nn.Module):
         )
         self.angles = torch.nn.Parameter(torch.zeros(len(sigmas), device=device))
         self.colours = torch.nn.Parameter(torch.tensor(colours, device=device))
+        caps = np.maximum(MAX_SIGMA_GROWTH * sigmas, MIN_SIGMA_CAP)
+        self.max_log_excess = torch.tensor(
+            np.log(caps - MIN_SIGMA)[:, None], dtype=torch.float32, device=device
+        )
 
     def sigmas(self) -> torch.Tensor:
         """Return the (N, 2) scales in pixels."""
         return MIN_SIGMA + torch.exp(self.log_excess)
+
+    @torch.no_grad()
+    def project(self) -> None:
+        """Pull scales back under their caps (a projected gradient step)."""
+        torch.minimum(self.log_excess, self.max_log_excess, out=self.log_excess)
 
 
 def _check_options(iterations, learning_rate, de_weight, default_sigma) -> None:
@@ -79,6 +98,13 @@ def _reduction_factor(sigmas: np.ndarray) -> int:
     """Return the coarse-stage factor: as large as keeps the median scale >= COARSE_SIGMA px."""
     factor = int(np.median(sigmas) // COARSE_SIGMA)
     return int(min(max(factor, 1), MAX_FACTOR))
+
+
+def _monitor(factor: int, stages: int) -> ConvergenceMonitor:
+    """Return the stopping rule of a stage: a refinement after a coarse stage stops sooner."""
+    if factor == 1 and stages > 1:
+        return ConvergenceMonitor(window=REFINE_WINDOW, min_iterations=2 * REFINE_WINDOW)
+    return ConvergenceMonitor()
 
 
 def _make_optimiser(params: _Parameters, learning_rate: float) -> torch.optim.Adam:
@@ -130,6 +156,7 @@ def _optimise(problem, params, optimiser, run: _Run, steps: int, monitor) -> int
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        params.project()
         if monitor is not None and monitor.update(float(loss.detach())):
             return step
     return steps
@@ -232,7 +259,7 @@ def fit_gaussians(
             device=torch_device,
             factor=stage_factor,
         )
-        monitor = None if iterations is not None else ConvergenceMonitor()
+        monitor = None if iterations is not None else _monitor(stage_factor, len(stages))
         settings["iterations_run"].append(
             _optimise(problem, params, optimiser, run, steps, monitor)
         )

@@ -39,7 +39,7 @@ class WindowLayout:
     shape: tuple[int, int]
     padding: int
     buckets: tuple[_Bucket, ...]
-    radii: torch.Tensor  # (N,) int64 ladder-bucketed radii the layout was built for
+    radii: torch.Tensor  # (N,) int64 window radius each Gaussian actually gets
 
     @property
     def padded_shape(self) -> tuple[int, int]:
@@ -50,8 +50,8 @@ class WindowLayout:
 def build_layout(points: torch.Tensor, radii: torch.Tensor, shape: tuple[int, int]) -> WindowLayout:
     """Return the :class:`WindowLayout` for fixed ``points`` (N, 2) and window ``radii`` (N,).
 
-    Radii are rounded up to buckets (``geometry.bucket_radii``); a layout can be reused
-    for as long as the bucketed radii do not change.
+    Radii are rounded up to buckets (``geometry.bucket_radii``, then ``merge_buckets``); a
+    layout can be reused for as long as no Gaussian needs more than ``layout.radii``.
     """
     device = points.device
     bucketed = merge_buckets(bucket_radii(radii))
@@ -80,9 +80,7 @@ def build_layout(points: torch.Tensor, radii: torch.Tensor, shape: tuple[int, in
                 moments=moments,
             )
         )
-    return WindowLayout(
-        shape=tuple(shape), padding=padding, buckets=tuple(buckets), radii=bucket_radii(radii)
-    )
+    return WindowLayout(shape=tuple(shape), padding=padding, buckets=tuple(buckets), radii=bucketed)
 
 
 def _window_weights(bucket: _Bucket, conics: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,8 @@ from .render_gsplat import gsplat_available, render_gsplat
 from .render_torch import WindowLayout, build_layout, render_windowed
 
 BACKENDS = ("auto", "torch", "gsplat")
+#: Spare window radius left when a layout is (re)built during a fit.
+LAYOUT_MARGIN = 1.15
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -68,10 +70,15 @@ class Renderer:
         return render_windowed(conics, colours, self._layout_for(sigmas, angles))
 
     def _layout_for(self, sigmas: torch.Tensor, angles: torch.Tensor) -> WindowLayout:
-        """Return a layout for the current radii, rebuilt only when a radius bucket changes."""
-        radii = bucket_radii(window_radii(sigmas, angles))
-        if self._layout is None or not torch.equal(self._layout.radii, radii):
-            self._layout = build_layout(self.points, radii, self.shape)
+        """Return a layout whose windows hold every ellipse, rebuilt only when one outgrows it.
+
+        A rebuild leaves LAYOUT_MARGIN of room, so a fit whose scales creep up rebuilds
+        rarely (a rebuild costs about as much as a render).
+        """
+        needed = window_radii(sigmas, angles)
+        if self._layout is None or bool(torch.any(needed > self._layout.radii)):
+            room = torch.ceil(needed.double() * LAYOUT_MARGIN).to(torch.int64)
+            self._layout = build_layout(self.points, bucket_radii(room), self.shape)
         return self._layout
 
 
