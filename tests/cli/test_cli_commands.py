@@ -80,6 +80,7 @@ def test_bench_refuses_tiny_sizes(capsys):
     assert "--sizes" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains a (tiny) network end to end: several seconds
 def test_train_writes_a_model_that_predict_reads(capsys, tmp_path, cells_folder):
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"model_options": {"width": 4, "depth": 2}, "crop_size": 32}))
