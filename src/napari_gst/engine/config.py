@@ -50,7 +50,7 @@ class TrainConfig:
     stride: int | None = None
     loss: str = "gst"
     loss_options: dict = field(default_factory=dict)
-    epochs: int = 60
+    epochs: int = 200
     max_minutes: float | None = 15.0
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
