@@ -54,7 +54,7 @@ def bucket_radius(radius: int) -> int:
     """Return the window radius bucket for ``radius``: about four sizes per octave.
 
     Bucketing lets every Gaussian of a bucket share one window shape (one batched tensor)
-    while wasting at most ~12 % of the radius.
+    while wasting less than 25 % of the radius.
     """
     if radius <= 4:
         return int(radius)

@@ -55,7 +55,8 @@ def build_layout(points: torch.Tensor, radii: torch.Tensor, shape: tuple[int, in
     """
     device = points.device
     bucketed = merge_buckets(bucket_radii(radii))
-    padding = int(bucketed.max()) if len(bucketed) else 0
+    # A mean on the far half-pixel border rounds to the pixel just past the image: one more.
+    padding = int(bucketed.max()) + 1 if len(bucketed) else 0
     centres = torch.floor(points + 0.5)
     fraction = (points - centres).to(torch.float32)
     centres = centres.to(torch.int64) + padding

@@ -134,7 +134,11 @@ def _as_tensor(value: object, shape: tuple[int, ...], name: str, device) -> torc
     """Return ``value`` as a float32 tensor of ``shape`` (-1: any size) or raise GSTError."""
     tensor = torch.as_tensor(value if value is not None else [], device=device)
     if tensor.numel() == 0 and shape[0] == 0:
-        return torch.zeros(0, *[max(d, 1) for d in shape[1:]], device=device)
+        sizes = [
+            tensor.shape[i] if d == -1 and tensor.ndim == len(shape) else max(d, 1)
+            for i, d in enumerate(shape[1:], start=1)
+        ]
+        return torch.zeros(0, *sizes, device=device)
     tensor = tensor.to(torch.float32)
     if tensor.ndim == 1 and len(shape) == 2 and shape[1] == -1:
         tensor = tensor[:, None]  # one channel given as a flat vector
