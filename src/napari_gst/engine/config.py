@@ -9,8 +9,10 @@ from pathlib import Path
 
 from ..errors import GSTError
 
-TASKS = ("count",)
+TASKS = ("count", "landmarks")
 LOSSES = ("gst", "bayesian", "ot", "l2")
+# Landmark targets exist for GST kernels and, as the baseline, L2 heatmaps.
+LANDMARK_LOSSES = ("gst", "l2")
 
 
 @dataclass
@@ -19,7 +21,12 @@ class TrainConfig:
 
     Attributes
     ----------
-    task : "count" (density whose sum is the number of objects).
+    task : "count" (density whose sum is the number of objects) or "landmarks" (one output
+        channel per named landmark, each trained against its own one-point kernel).
+    landmarks : for task "landmarks", the landmark set as ``LandmarkSet.to_dict()`` (names in
+        channel order, colours); None for counting.
+    flip_map : for task "landmarks", ``{"left eye": "right eye", ...}``: landmarks that swap
+        identity under a left-right mirror (``{}`` when none does); needed for ``flip``.
     model : network name for ``napari_gst.models.build_model`` ("unet" or "vgg").
     model_options : extra keyword arguments for the network.
     stride : density stride in pixels (None: the network's own default).
@@ -31,7 +38,9 @@ class TrainConfig:
     crop_size : side of the square random training crops, in pixels (rounded down to a
         multiple of the stride; images smaller than it are used whole).
     scale_range : random rescale factors (low, high) applied before cropping.
-    flip : random horizontal and vertical flips.
+    flip : random flips; None (default) picks the task's default: horizontal and vertical
+        flips for counting; for landmarks, left-right mirrors only, and only when a
+        ``flip_map`` is given (a mirror turns a left landmark into a right one).
     sigma_range : (min, max) Gaussian scales for the transport kernel, in pixels
         (None: the kernel's default, stride .. 2.5 x stride).
     device : "auto", "cpu" or "cuda".
@@ -57,7 +66,7 @@ class TrainConfig:
     batch_size: int = 4
     crop_size: int = 128
     scale_range: tuple[float, float] = (0.9, 1.1)
-    flip: bool = True
+    flip: bool | None = None
     sigma_range: tuple[float, float] | None = None
     device: str = "auto"
     seed: int = 0
@@ -66,6 +75,8 @@ class TrainConfig:
     val_every: int = 1
     fit_options: dict = field(default_factory=dict)
     cache_dir: str | None = None
+    landmarks: dict | None = None
+    flip_map: dict | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -91,6 +102,36 @@ class TrainConfig:
             self.sigma_range = _pair("sigma_range", self.sigma_range)
         if not 0.0 <= self.val_fraction < 1.0:
             raise GSTError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        self._validate_task()
+
+    def _validate_task(self) -> None:
+        """Check the task-specific settings; resolve ``flip=None`` to the task's default."""
+        if self.task != "landmarks":
+            if self.landmarks is not None or self.flip_map is not None:
+                raise GSTError(
+                    f"landmarks and flip_map are for task 'landmarks', not {self.task!r}"
+                )
+            self.flip = True if self.flip is None else bool(self.flip)
+            return
+        if self.landmarks is None:
+            raise GSTError("task 'landmarks' needs landmarks (the names, e.g. from names.json)")
+        from ..landmarks import as_landmark_set  # numpy-only import
+
+        landmark_set = as_landmark_set(self.landmarks, "landmarks")
+        self.landmarks = landmark_set.to_dict()
+        _choice("loss (for landmarks)", self.loss, LANDMARK_LOSSES)
+        if self.flip_map is not None:
+            from ..landmarks.augment import flip_permutation
+
+            self.flip_map = dict(self.flip_map)
+            flip_permutation(landmark_set, self.flip_map)  # raises on unknown names
+        if self.flip is None:
+            self.flip = self.flip_map is not None
+        elif self.flip and self.flip_map is None:
+            raise GSTError(
+                "flip=True for landmarks needs flip_map: a mirror swaps left and right "
+                "landmarks (flip_map={} if none changes identity), or set flip=False"
+            )
 
     def to_dict(self) -> dict:
         """Return the settings as a JSON-able dict."""

@@ -1,4 +1,4 @@
-"""Score a counting network on annotated images: MAE, RMSE and detection precision/recall/F1."""
+"""Score a network on annotated images: MAE, RMSE, detection F1; or landmark MRE and SDR."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import torch
 from torch import nn
 
 from ..errors import GSTError
-from .checkpoint import Checkpoint, load_checkpoint
+from .checkpoint import Checkpoint
 from .devices import resolve_device
+from .landmark_prediction import evaluate_landmark_items
 from .metrics import match_points, mean_absolute_error, root_mean_squared_error
-from .prediction import predict
+from .prediction import load_model_argument, predict, task_of
 
 DEFAULT_MATCH_RADIUS = 5.0
 
@@ -27,26 +28,48 @@ def evaluate(
     normalisation: object = None,
     tile_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    task: str | None = None,
+    pixel_size: float | None = None,
+    radii: Sequence[float] | None = None,
 ) -> dict:
-    """Return counting and detection scores of a network on annotated images.
+    """Return counting and detection scores (or landmark errors) of a network on images.
 
     Parameters
     ----------
     model_or_checkpoint : network, Checkpoint or model folder (see ``predict``).
-    items : annotated images (``napari_gst.data.AnnotatedImage``: image, points, name).
+    items : annotated images (``napari_gst.data.AnnotatedImage``: image, points, name; for
+        landmarks the points carry labels).
     radius : largest distance, in pixels, at which a detection matches an annotation.
     progress : called as ``progress(done, total)`` after each image.
+    task : "count" or "landmarks" (see ``predict``); default: the checkpoint's task.
+    pixel_size, radii : landmarks only: errors in mm with a pixel size; success radii
+        (default 2, 2.5, 3, 4 mm with a pixel size, else 2, 4, 8 px).
 
     Returns
     -------
-    dict with "mae", "rmse", "n_images", "precision", "recall", "f1" (micro-averaged over all
-    points), "radius" and "images": per image {"name", "true", "predicted"}.
+    dict. Counting: "task", "mae", "rmse", "n_images", "precision", "recall", "f1"
+    (micro-averaged over all points), "radius" and "images": per image {"name", "true",
+    "predicted"}. Landmarks: "task", "mre", "sd", "sdr" (radius -> rate), "per_landmark_mre",
+    "unit", "n_evaluated", "n_missed", "landmarks" (names), "n_images", "images" ({"name",
+    "mre"}).
     """
     if len(items) == 0:
         raise GSTError("no annotated images to evaluate on")
     device = resolve_device(device)
-    if isinstance(model_or_checkpoint, (str, Path)):
-        model_or_checkpoint = load_checkpoint(model_or_checkpoint, task="count", device=device)
+    model_or_checkpoint = load_model_argument(model_or_checkpoint, task, device)
+    if task_of(model_or_checkpoint, task) == "landmarks":
+
+        def predict_one(image):
+            return predict(
+                model_or_checkpoint, image, device=device, normalisation=normalisation,
+                stack=False, tile_size=tile_size, task="landmarks",
+            )  # fmt: skip
+
+        return evaluate_landmark_items(
+            predict_one, items, pixel_size=pixel_size, radii=radii, progress=progress
+        )
+    if pixel_size is not None:
+        raise GSTError("pixel_size applies to landmark models only")
     per_image, totals = [], np.zeros(3, dtype=np.int64)  # true pos., detections, annotations
     for done, item in enumerate(items, start=1):
         result = predict(
@@ -74,6 +97,7 @@ def _summary(per_image: list[dict], totals: np.ndarray, radius: float) -> dict:
     recall = matched / annotated if annotated else float(detected == 0)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
     return {
+        "task": "count",
         "mae": mean_absolute_error(predicted, true),
         "rmse": root_mean_squared_error(predicted, true),
         "n_images": len(per_image),

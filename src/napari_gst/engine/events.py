@@ -22,7 +22,8 @@ class TrainEvent:
     total_steps : steps planned for the whole run (epochs x steps per epoch); for "fitting",
         the number of images to prepare (``step`` counts the prepared ones).
     losses : running means for this epoch, e.g. {"loss": 0.8}.
-    val_mae : validation MAE after the epoch (None when not measured yet).
+    val_mae : the validation selection metric after the epoch (None when not measured yet):
+        the MAE for counting, the MRE in pixels for landmarks; ``metric`` names it.
     elapsed_s, eta_s : seconds since the start, and the estimate of seconds left.
     device : the device label, e.g. "cpu (2 threads)".
     preview : occasionally (at epoch ends) the predicted density of one validation image.
@@ -42,6 +43,7 @@ class TrainEvent:
     preview: np.ndarray | None = None
     message: str = ""
     path: str | None = None
+    metric: str = "MAE"
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
@@ -56,6 +58,7 @@ class TrainEvent:
             "total_steps": self.total_steps,
             "losses": dict(self.losses),
             "val_mae": self.val_mae,
+            "metric": self.metric,
             "elapsed_s": round(self.elapsed_s, 3),
             "eta_s": None if self.eta_s is None else round(self.eta_s, 1),
             "device": self.device,

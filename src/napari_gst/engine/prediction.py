@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ from .tiling import as_image_tensor, infer_density, infer_density_tiled, model_s
 # tiled so memory stays bounded (about 1 GB of activations for the U-Net on a CPU).
 AUTO_TILE_PIXELS = 1024 * 1024
 AUTO_TILE_SIZE = 512
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .landmark_prediction import LandmarkResult
 
 
 @dataclass
@@ -58,7 +62,7 @@ def _resolve_model(
     from ..data import Normalisation
 
     if isinstance(model_or_checkpoint, (str, Path)):
-        model_or_checkpoint = load_checkpoint(model_or_checkpoint, task="count", device=device)
+        model_or_checkpoint = load_checkpoint(model_or_checkpoint, device=device)
     if isinstance(model_or_checkpoint, Checkpoint):
         stored = model_or_checkpoint.normalisation
         normalisation = normalisation or (Normalisation.from_dict(stored) if stored else None)
@@ -108,10 +112,32 @@ def _planes(image: object, channels: int | None, stack: bool | None) -> tuple[np
     return planes, stack
 
 
-def _plane_density(
+def task_of(model_or_checkpoint: object, task: str | None) -> str:
+    """Return the task of a model argument; a Checkpoint for another task than ``task`` is refused.
+
+    A bare network or a model folder not yet loaded says nothing: ``task`` (default "count").
+    """
+    if isinstance(model_or_checkpoint, Checkpoint):
+        if task is not None and model_or_checkpoint.task != task:
+            raise GSTError(
+                f"{model_or_checkpoint.path} holds a model for task "
+                f"{model_or_checkpoint.task!r}, not {task!r}"
+            )
+        return model_or_checkpoint.task
+    return task or "count"
+
+
+def load_model_argument(model_or_checkpoint: object, task: str | None, device) -> object:
+    """Return a model folder loaded as a Checkpoint (refusing another task); others as given."""
+    if isinstance(model_or_checkpoint, (str, Path)):
+        return load_checkpoint(model_or_checkpoint, task=task, device=device)
+    return model_or_checkpoint
+
+
+def plane_densities(
     model: nn.Module, plane: np.ndarray, device: torch.device, tile_size: int | None, overlap: int
 ) -> np.ndarray:
-    """Return the (h, w) density of one normalised (H, W, C) plane (first output channel)."""
+    """Return the (C_out, h, w) density of one normalised (H, W, C) plane, tiled when large."""
     tensor = as_image_tensor(plane, device)
     height, width = plane.shape[:2]
     if tile_size is None and height * width > AUTO_TILE_PIXELS:
@@ -120,7 +146,7 @@ def _plane_density(
         density = infer_density(model, tensor)
     else:
         density = infer_density_tiled(model, tensor, tile_size, overlap)
-    return density[0].float().cpu().numpy()
+    return density.float().cpu().numpy()
 
 
 def predict(
@@ -133,13 +159,16 @@ def predict(
     normalisation: object = None,
     stack: bool | None = None,
     min_distance: float = 3.0,
-) -> Prediction:
-    """Return the density map, count and points of an image or a stack of planes.
+    task: str | None = None,
+) -> Prediction | LandmarkResult:
+    """Return the density map, count and points (or the landmarks) of an image or a stack.
 
     Parameters
     ----------
-    model_or_checkpoint : a counting network (with ``.stride``), a loaded Checkpoint, or a
-        model folder written by training (its normalisation is then applied).
+    model_or_checkpoint : a density network (with ``.stride``), a loaded Checkpoint, or a
+        model folder written by training (its normalisation is then applied). A landmark
+        checkpoint gives a :class:`~napari_gst.engine.landmark_prediction.LandmarkResult`
+        (named points per landmark, per-landmark densities) instead of a Prediction.
     image : (H, W) or (H, W, C) image, or (T, H, W[, C]) stack; any numeric dtype.
     tile_size : predict in overlapping tiles of this many pixels (None: tiles only for images
         over a megapixel). ``overlap`` is the tiles' overlap in pixels.
@@ -147,7 +176,9 @@ def predict(
     normalisation : a ``napari_gst.data.Normalisation`` (or its dict) overriding the
         checkpoint's; default percentile normalisation for a bare network.
     stack : force the reading of a 3-D array as a stack (True) or a C-channel image (False).
-    min_distance : smallest distance between detected points, in pixels.
+    min_distance : smallest distance between detected points, in pixels (counting).
+    task : "count" or "landmarks": refuse checkpoints of the other task; for a bare network,
+        how to read its output (default: the checkpoint's task, else "count").
 
     Examples
     --------
@@ -156,13 +187,22 @@ def predict(
     (176.4, (176, 2))
     """
     device = resolve_device(device)
+    model_or_checkpoint = load_model_argument(model_or_checkpoint, task, device)
+    task = task_of(model_or_checkpoint, task)
     model, normalisation = _resolve_model(model_or_checkpoint, normalisation, device)
-    stride = model_stride(model)
     planes, is_stack = _planes(image, _in_channels(model), stack)
+    all_densities = [
+        plane_densities(model, normalisation.apply(plane), device, tile_size, overlap)
+        for plane in planes
+    ]
+    shape = (int(planes.shape[1]), int(planes.shape[2]))
+    if task == "landmarks":
+        return _landmarks(model_or_checkpoint, model, all_densities, shape, is_stack)
+    stride = model_stride(model)
     min_cells = max(1, int(round(min_distance / stride)))
     densities, points = [], []
-    for index, plane in enumerate(planes):
-        density = _plane_density(model, normalisation.apply(plane), device, tile_size, overlap)
+    for index, channels in enumerate(all_densities):
+        density = channels[0]
         found = count_guided_peaks(density, stride, min_distance=min_cells)
         densities.append(density)
         points.append(np.column_stack([np.full(len(found), float(index)), found]))
@@ -173,5 +213,22 @@ def predict(
         count=counts if is_stack else float(counts[0]),
         points=all_points if is_stack else all_points[:, 1:],
         stride=stride,
-        image_shape=tuple(int(n) for n in planes.shape[1:3]),
+        image_shape=shape,
+    )
+
+
+def _landmarks(model_or_checkpoint, model, densities, shape, is_stack) -> LandmarkResult:
+    """Return the landmarks decoded from per-plane (L, h, w) densities."""
+    from .landmark_prediction import landmark_set_of, predict_landmark_planes
+
+    loss = "gst"
+    if isinstance(model_or_checkpoint, Checkpoint):
+        loss = str(model_or_checkpoint.metadata.get("loss", "gst"))
+    return predict_landmark_planes(
+        model,
+        densities,
+        landmark_set=landmark_set_of(model_or_checkpoint, densities[0].shape[0]),
+        image_shape=shape,
+        is_stack=is_stack,
+        loss=loss,
     )

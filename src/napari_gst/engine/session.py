@@ -23,6 +23,7 @@ from .config import TrainConfig
 from .devices import describe_device, resolve_device
 from .events import TrainEvent
 from .split import hold_out
+from .tasks import Task, make_task
 from .training_state import load_training_state
 
 # Fit images in worker processes from this many images on (see _prepare_fits).
@@ -34,6 +35,7 @@ class Session:
     """Everything one training run works with; mutated as it goes."""
 
     config: TrainConfig
+    task: Task
     model: nn.Module
     loss: nn.Module
     optimiser: torch.optim.Optimizer
@@ -89,7 +91,11 @@ class Session:
         return float(loss.detach())
 
     def metadata(self, *, epoch: int, val_mae: float) -> dict:
-        """Return the checkpoint description for the current weights."""
+        """Return the checkpoint description for the current weights.
+
+        ``val_mae`` is the task's selection metric (MAE for counting, MRE for landmarks);
+        it is stored under ``metrics["val_mae"]`` or ``metrics["val_mre"]``.
+        """
         from ..models import describe_model
 
         model = unwrap(self.model)
@@ -102,12 +108,12 @@ class Session:
             "training": self.config.to_dict(),
             "metrics": {
                 "epoch": epoch,
-                "val_mae": val_mae,
+                f"val_{self.task.metric.lower()}": val_mae,
                 "selection": "validation" if self.val_items else "training",
                 "n_train": len(self.train_items),
                 "n_val": len(self.val_items),
             },
-            "landmarks": None,
+            "landmarks": self.config.landmarks,
         }
 
 
@@ -125,7 +131,9 @@ def _channels(items: Sequence) -> int:
     return next(iter(counts))
 
 
-def _build_model(config: TrainConfig, in_channels: int, resume: Path | None) -> nn.Module:
+def _build_model(
+    config: TrainConfig, task: Task, in_channels: int, resume: Path | None
+) -> nn.Module:
     """Return the network: rebuilt with its weights when resuming, else freshly initialised."""
     if resume is not None:
         return load_checkpoint(
@@ -136,36 +144,21 @@ def _build_model(config: TrainConfig, in_channels: int, resume: Path | None) -> 
     options = dict(config.model_options)
     if config.stride is not None:
         options["stride"] = config.stride
-    return build_model(config.model, in_channels, 1, **options)
+    return build_model(config.model, in_channels, task.out_channels(), **options)
 
 
 def _dataset(
-    config: TrainConfig,
+    task: Task,
     items: list,
     normalisation: object,
     stride: int,
     cache_dir: Path,
     stop: Callable[[], bool],
 ) -> Iterator[TrainEvent]:
-    """Return the augmented training dataset; fits its Gaussians first, yielding progress."""
-    from ..data import DensityDataset
-
-    kernel_kwargs = {} if config.sigma_range is None else {"sigma_range": config.sigma_range}
-    dataset = DensityDataset(
-        items,
-        stride=stride,
-        crop_size=config.crop_size,
-        scale_range=config.scale_range,
-        flip=config.flip,
-        vertical_flip=config.flip,
-        use_kernel=config.loss == "gst",
-        cache_dir=cache_dir,
-        fit_kwargs=dict(config.fit_options),
-        kernel_kwargs=kernel_kwargs,
-        normalisation=normalisation,
-        seed=config.seed + distributed.rank(),
-    )
-    if config.loss == "gst":
+    """Return the task's augmented training dataset; fits its Gaussians first, yielding progress."""
+    seed = task.config.seed + distributed.rank()
+    dataset = task.dataset(items, normalisation, stride, cache_dir, seed)
+    if task.needs_fits():
         yield from _prepare_fits(dataset, len(items), stop)
     return dataset
 
@@ -202,23 +195,23 @@ def _prepare_fits(dataset, total: int, stop: Callable[[], bool]) -> Iterator[Tra
         job.result()  # re-raises Cancelled or a fit error here, in the caller's thread
 
 
-def _shared_fit_dataset(config, items, normalisation, model, out_dir, stop) -> Iterator[TrainEvent]:
+def _shared_fit_dataset(task, items, normalisation, model, out_dir, stop) -> Iterator[TrainEvent]:
     """Return the training dataset; in a distributed run rank 0 fits, the others read its cache."""
     # Fits are cached under the model folder by default: resumed runs, other processes of a
     # distributed run and later runs on the same images reuse them.
+    config = task.config
     cache_dir = Path(config.cache_dir) if config.cache_dir else Path(out_dir) / "fits"
     if distributed.rank() != 0:
         distributed.barrier()  # wait until rank 0 has fitted
-    dataset = yield from _dataset(config, items, normalisation, int(model.stride), cache_dir, stop)
+    dataset = yield from _dataset(task, items, normalisation, int(model.stride), cache_dir, stop)
     if distributed.rank() == 0:
         distributed.barrier()
     return dataset
 
 
-def _loader(dataset, config: TrainConfig) -> DataLoader:
+def _loader(dataset, task: Task) -> DataLoader:
     """Return the shuffling data loader (a DistributedSampler when data-parallel)."""
-    from ..data import collate_samples
-
+    config = task.config
     if distributed.is_distributed():
         sampler = DistributedSampler(dataset, shuffle=True, seed=config.seed)
     else:
@@ -227,7 +220,7 @@ def _loader(dataset, config: TrainConfig) -> DataLoader:
         dataset,
         batch_size=config.batch_size,
         sampler=sampler,
-        collate_fn=collate_samples,
+        collate_fn=task.collate(),
         num_workers=0,
         drop_last=False,
     )
@@ -255,9 +248,12 @@ def open_session(
 
     if len(train_items) == 0:
         raise GSTError("no training images: the dataset is empty")
+    task = make_task(config)
+    # Refuse wrongly labelled images and foreign model folders before any work.
+    task.check_items([*train_items, *(val_items or [])])
     resume = Path(resume) if resume is not None else None
     if resume is not None:
-        read_metadata(resume, task=config.task)  # refuse foreign folders before any work
+        task.check_resume(*reversed(read_metadata(resume, task=config.task)))
     device = resolve_device(config.device)
     distributed.init_from_environment(device)
     device = distributed.local_device(device)
@@ -268,21 +264,18 @@ def open_session(
             train_items, config.val_fraction, config.min_val_images, config.seed
         )
     normalisation = Normalisation()
-    model = _build_model(config, _channels(train_list), resume).to(device)
-    dataset = yield from _shared_fit_dataset(
-        config, train_list, normalisation, model, out_dir, stop
-    )
+    model = _build_model(config, task, _channels(train_list), resume).to(device)
+    dataset = yield from _shared_fit_dataset(task, train_list, normalisation, model, out_dir, stop)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    from ..losses import make_loss
-
     session = Session(
         config=config,
+        task=task,
         model=distributed.wrap(model, device),
-        loss=make_loss(config.loss, **config.loss_options),
+        loss=task.loss(),
         optimiser=optimiser,
-        loader=_loader(dataset, config),
+        loader=_loader(dataset, task),
         device=device,
         normalisation=normalisation,
         train_items=train_list,

@@ -14,9 +14,7 @@ from ..errors import Cancelled, GSTError
 from . import distributed
 from .checkpoint import save_checkpoint, unwrap
 from .config import TrainConfig
-from .evaluation import evaluate
 from .events import TrainEvent
-from .prediction import predict
 from .session import Session, open_session
 from .training_state import save_training_state
 
@@ -71,7 +69,13 @@ def _seed(seed: int) -> None:
 
 def _event(session: Session, clock: _Clock, kind: str, **values) -> TrainEvent:
     """Return an event stamped with elapsed time and device."""
-    return TrainEvent(kind=kind, elapsed_s=clock.elapsed, device=session.device_label, **values)
+    return TrainEvent(
+        kind=kind,
+        elapsed_s=clock.elapsed,
+        device=session.device_label,
+        metric=session.task.metric,
+        **values,
+    )
 
 
 def _run_epoch(
@@ -118,24 +122,15 @@ def _run_epoch(
 
 
 def _validate(session: Session) -> float:
-    """Return the MAE on the validation images (the training images when none are held out)."""
+    """Return the task's selection metric (MAE, MRE) on the validation (else training) images."""
     items = session.val_items or session.train_items
-    scores = evaluate(
-        unwrap(session.model), items, device=session.device, normalisation=session.normalisation
-    )
-    return float(scores["mae"])
+    return session.task.score(unwrap(session.model), items, session.device, session.normalisation)
 
 
 def _preview(session: Session) -> np.ndarray:
-    """Return the predicted density of the first validation (or training) image."""
+    """Return the predicted (h, w) density of the first validation (or training) image."""
     item = (session.val_items or session.train_items)[0]
-    return predict(
-        unwrap(session.model),
-        item.image,
-        device=session.device,
-        normalisation=session.normalisation,
-        stack=False,
-    ).density
+    return session.task.preview(unwrap(session.model), item, session.device, session.normalisation)
 
 
 def _save(session: Session, epoch: int, val_mae: float) -> list[str]:
@@ -194,16 +189,17 @@ def train(
     resume: str | Path | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[TrainEvent]:
-    """Train a counting network, yielding progress events; checkpoints go to ``out_dir``.
+    """Train a counting or landmark network, yielding progress events into ``out_dir``.
 
     Parameters
     ----------
-    config : the training settings.
-    train_items : annotated images (``napari_gst.data.AnnotatedImage``).
+    config : the training settings (``config.task`` picks counting or landmarks).
+    train_items : annotated images (``napari_gst.data.AnnotatedImage``); for landmarks each
+        point is labelled with its landmark's name or index.
     val_items : validation images; None holds out ``config.val_fraction`` of the training
         images (or, with too few images, selects the best model by training MAE).
-    out_dir : model folder: ``best/`` (lowest validation MAE) and ``last/`` (latest epoch,
-        with the optimiser state for ``resume``).
+    out_dir : model folder: ``best/`` (lowest validation MAE, or MRE for landmarks) and
+        ``last/`` (latest epoch, with the optimiser state for ``resume``).
     resume : a model folder written by an earlier run: continue after its last epoch.
     should_stop : polled between steps (at least once a second); True ends the run with a
         "stopped" event and leaves the checkpoints of the last finished epoch in place.
@@ -212,7 +208,8 @@ def train(
     ------
     TrainEvent
         "fitting" while Gaussian fits are prepared, then per epoch "epoch_start", "step"...,
-        "checkpoint", "epoch_end" (with ``val_mae`` and a ``preview`` density), and finally
+        "checkpoint", "epoch_end" (with ``val_mae``, the task's selection metric named by
+        ``metric``, and a ``preview`` density), and finally
         "done" or "stopped".
 
     Examples
@@ -262,5 +259,8 @@ def _run_epochs(session: Session, clock: _Clock, stop: Callable[[], bool]) -> It
         step=session.step,
         total_steps=session.total_steps,
         val_mae=session.best_mae,
-        message=f"best validation MAE {session.best_mae:.3f}; model in {session.out_dir}",
+        message=(
+            f"best validation {session.task.metric} {session.best_mae:.3f}; "
+            f"model in {session.out_dir}"
+        ),
     )
