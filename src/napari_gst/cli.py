@@ -1,5 +1,7 @@
 """The ``napari-gst`` command: fit, train, predict, evaluate, bench and demo over the engine.
 
+Counting and landmark localisation (``train --task landmarks``) share the commands.
+
 Contract (see docs/parts/cli.md): results go to stdout (one JSON object with ``--json``),
 progress bars and messages to stderr; bad input prints ``napari-gst: error: <message>`` and
 exits with status 2, without a traceback.
@@ -52,11 +54,57 @@ def _add_fit(commands) -> None:
     _add_common(parser)
 
 
+def _add_data_format(parser: argparse.ArgumentParser) -> None:
+    """Add --format and --split (the ISBI 2015 split) to a subcommand that reads a dataset."""
+    parser.add_argument(
+        "--format",
+        default="auto",
+        help="dataset naming: auto, dots, csv, shanghaitech, isbi (ISBI 2015 cephalometric "
+        "folder: RawImage/ + AnnotationsByMD/); auto also detects isbi",
+    )
+    parser.add_argument(
+        "--split",
+        default="TrainingData",
+        help="ISBI 2015 split for --format isbi: TrainingData, Test1Data or Test2Data",
+    )
+
+
+def _add_landmark_options(parser: argparse.ArgumentParser) -> None:
+    """Add the task and landmark options of `train`."""
+    parser.add_argument(
+        "--task",
+        choices=("count", "landmarks"),
+        help="count (density sums to the count) or landmarks (one channel per named landmark; "
+        "CSV annotations need a label column); default: count, landmarks with --landmarks or "
+        "an ISBI folder",
+    )
+    parser.add_argument(
+        "--landmarks",
+        type=Path,
+        help="JSON file of landmark names (a list, or a saved LandmarkSet); default: the "
+        "labels in the annotations, in order of first appearance",
+    )
+    parser.add_argument(
+        "--flip-map",
+        help="landmarks that swap under a left-right mirror, as JSON or a JSON file, e.g. "
+        '\'{"left eye": "right eye"}\'; enables mirrors ("{}": mirror, no swaps)',
+    )
+    parser.add_argument(
+        "--sigma-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="clamp of the transport kernel's Gaussian scales in pixels (default: stride to "
+        "2.5 x stride)",
+    )
+
+
 def _add_train(commands) -> None:
     parser = commands.add_parser(
         "train",
-        help="train a counting network on a folder of annotated images",
-        description="Train on DATA_DIR; the best (by validation MAE) and last checkpoints go "
+        help="train a counting or landmark network on a folder of annotated images",
+        description="Train on DATA_DIR; the best (by validation MAE, or MRE for --task "
+        "landmarks) and last checkpoints go "
         "to MODEL_DIR/best and MODEL_DIR/last. Without --val, part of DATA_DIR is held out. "
         "Run under `torchrun --nproc_per_node=K -m napari_gst.cli train ...` for data-parallel "
         "training.",
@@ -64,7 +112,7 @@ def _add_train(commands) -> None:
     parser.add_argument("data_dir", type=Path, help="folder of images + annotations")
     parser.add_argument("--out", type=Path, required=True, help="model folder to write")
     parser.add_argument("--val", type=Path, help="folder of validation images + annotations")
-    parser.add_argument("--format", default="auto", help="dataset naming: auto, dots, csv, ...")
+    _add_data_format(parser)
     parser.add_argument("--config", type=Path, help="JSON file of training settings")
     parser.add_argument("--loss", choices=("gst", "bayesian", "ot", "l2"), help="training loss")
     parser.add_argument("--model", choices=("unet", "vgg"), help="network")
@@ -77,15 +125,18 @@ def _add_train(commands) -> None:
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--cache-dir", help="folder for cached Gaussian fits")
     parser.add_argument("--resume", type=Path, help="model folder to continue training from")
+    _add_landmark_options(parser)
     _add_common(parser)
 
 
 def _add_predict(commands) -> None:
     parser = commands.add_parser(
         "predict",
-        help="predict density, count and points for images",
+        help="predict density, count and points (or landmarks) for images",
         description="For each image write <name>_density.tif (float32, at the model's stride) "
-        "and <name>_points.csv (napari CSV), and one counts.csv for all images, into --out.",
+        "and <name>_points.csv (napari CSV), and one counts.csv for all images, into --out. "
+        "A landmark model writes <name>_density.tif (one plane per landmark), "
+        "<name>_landmarks.csv (napari CSV with a label column) and one landmarks.csv.",
     )
     parser.add_argument("model_dir", type=Path, help="model folder written by `train`")
     parser.add_argument("images", type=Path, nargs="+", help="image files")
@@ -98,13 +149,27 @@ def _add_evaluate(commands) -> None:
     parser = commands.add_parser(
         "evaluate",
         help="score a model on a folder of annotated images",
-        description="Print MAE, RMSE and detection precision/recall/F1 of MODEL_DIR on DATA_DIR.",
+        description="Print MAE, RMSE and detection precision/recall/F1 of MODEL_DIR on "
+        "DATA_DIR; for a landmark model the mean radial error (MRE), its SD, success detection "
+        "rates (SDR) and the MRE per landmark.",
     )
     parser.add_argument("model_dir", type=Path, help="model folder written by `train`")
     parser.add_argument("data_dir", type=Path, help="folder of images + annotations")
-    parser.add_argument("--format", default="auto", help="dataset naming: auto, dots, csv, ...")
+    _add_data_format(parser)
     parser.add_argument(
         "--radius", type=float, default=5.0, help="match radius in pixels (default: 5)"
+    )
+    parser.add_argument(
+        "--pixel-size",
+        type=float,
+        help="landmarks: pixel size (e.g. mm) to report errors in; default: pixels "
+        "(0.1 mm for --format isbi)",
+    )
+    parser.add_argument(
+        "--radii",
+        type=float,
+        nargs="+",
+        help="landmarks: success radii (default 2 2.5 3 4 with a pixel size, else 2 4 8 px)",
     )
     _add_common(parser)
 

@@ -59,6 +59,14 @@ class Checkpoint:
         return int(self.metadata["stride"])
 
     @property
+    def landmark_set(self):
+        """The ``LandmarkSet`` of a landmark model (channel order), None for other tasks."""
+        from ..landmarks import LandmarkSet
+
+        stored = self.metadata.get("landmarks")
+        return LandmarkSet.from_dict(stored) if stored else None
+
+    @property
     def normalisation(self) -> dict:
         """The input normalisation, as stored by ``napari_gst.data`` (a JSON dict)."""
         return dict(self.metadata.get("normalisation") or {})

@@ -12,6 +12,13 @@ from tqdm import tqdm
 
 from ..errors import GSTError
 from .config import TrainConfig
+from .landmark_commands import (
+    landmark_settings,
+    load_items,
+    score_lines,
+    write_landmark_outputs,
+    write_landmark_table,
+)
 
 Result = tuple[dict, list[str]]
 
@@ -62,9 +69,17 @@ def run_fit(args: argparse.Namespace) -> Result:
     ]
 
 
-def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+def _config_from_args(args: argparse.Namespace, items: list, found: dict) -> TrainConfig:
     """Return the training settings: the --config file (if any) overridden by the options."""
     values = TrainConfig.from_json(args.config).to_dict() if args.config else {}
+    # --landmarks or an ISBI folder imply the landmark task unless --task says otherwise.
+    task = args.task or values.get("task") or ("landmarks" if args.landmarks or found else None)
+    if task == "landmarks":
+        values.update(landmark_settings(args, items, found, values.get("landmarks")))
+    elif task is not None:
+        values["task"] = task
+    if args.sigma_range is not None:
+        values["sigma_range"] = list(args.sigma_range)
     for name in (
         "loss",
         "model",
@@ -85,13 +100,12 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_train(args: argparse.Namespace) -> Result:
-    """Train on a folder; print the best validation MAE and where the model went."""
-    from ..data import load_dataset
+    """Train on a folder; print the best validation MAE (MRE) and where the model went."""
     from .training import train
 
-    config = _config_from_args(args)
-    train_items = load_dataset(args.data_dir, args.format)
-    val_items = load_dataset(args.val, args.format) if args.val else None
+    train_items, found = load_items(args.data_dir, args.format, args.split)
+    val_items = load_items(args.val, args.format, args.split)[0] if args.val else None
+    config = _config_from_args(args, train_items, found)
     final = None
     with _bar(0, "training") as bar:
         for event in train(config, train_items, val_items, out_dir=args.out, resume=args.resume):
@@ -104,7 +118,7 @@ def run_train(args: argparse.Namespace) -> Result:
         f"{final.kind} after {final.elapsed_s:.0f} s, epoch {final.epoch}",
     ]
     if final.val_mae is not None:
-        lines.append(f"best validation MAE: {final.val_mae:.3f}")
+        lines.append(f"best validation {final.metric}: {final.val_mae:.3f}")
     return result, [*lines, f"model: {args.out}"]
 
 
@@ -119,7 +133,8 @@ def _show(bar: tqdm, event) -> None:
         bar.set_postfix(loss=f"{event.losses.get('loss', float('nan')):.3g}")
     elif event.kind == "epoch_end" and event.val_mae is not None:
         bar.set_postfix(
-            loss=f"{event.losses.get('loss', float('nan')):.3g}", val_mae=f"{event.val_mae:.2f}"
+            loss=f"{event.losses.get('loss', float('nan')):.3g}",
+            **{f"val_{event.metric.lower()}": f"{event.val_mae:.2f}"},
         )
     bar.refresh()
 
@@ -167,8 +182,10 @@ def run_predict(args: argparse.Namespace) -> Result:
     from .prediction import predict
 
     device = resolve_device(args.device)
-    checkpoint = load_checkpoint(args.model_dir, task="count", device=device)
+    checkpoint = load_checkpoint(args.model_dir, device=device)
     args.out.mkdir(parents=True, exist_ok=True)
+    if checkpoint.task == "landmarks":
+        return _predict_landmarks(args, checkpoint, device)
     rows, images = [], []
     for path in tqdm(args.images, desc="predicting", file=sys.stderr, leave=False, disable=None):
         prediction = predict(checkpoint, read_image(path), device=device, tile_size=args.tile_size)
@@ -189,12 +206,35 @@ def run_predict(args: argparse.Namespace) -> Result:
     return {"images": images, "counts_csv": str(counts_path)}, [*lines, f"counts: {counts_path}"]
 
 
+def _predict_landmarks(args: argparse.Namespace, checkpoint, device) -> Result:
+    """Predict landmarks of every image; write densities, landmark CSVs and one table."""
+    from ..data import read_image
+    from .prediction import predict
+
+    rows, images = [], []
+    for path in tqdm(args.images, desc="predicting", file=sys.stderr, leave=False, disable=None):
+        result = predict(checkpoint, read_image(path), device=device, tile_size=args.tile_size)
+        entry = write_landmark_outputs(result, path.stem, args.out)
+        rows += [{"image": path.name, **row} for row in entry["table"]]
+        images.append({"image": str(path), **entry})
+    table = write_landmark_table(args.out / "landmarks.csv", rows)
+    lines = [
+        f"{row['image']} [{row['plane']}] {row['landmark']}: "
+        f"({row['row']:.1f}, {row['col']:.1f}) confidence {row['confidence']:.2f}"
+        for row in rows
+    ]
+    return {"task": "landmarks", "images": images, "landmarks_csv": str(table)}, [
+        *lines,
+        f"landmarks: {table}",
+    ]
+
+
 def run_evaluate(args: argparse.Namespace) -> Result:
-    """Score a model on a folder: MAE, RMSE, detection precision/recall/F1."""
-    from ..data import load_dataset
+    """Score a model on a folder: MAE, RMSE, detection F1; or landmark MRE and SDR."""
     from .evaluation import evaluate
 
-    items = load_dataset(args.data_dir, args.format)
+    items, found = load_items(args.data_dir, args.format, args.split)
+    pixel_size = args.pixel_size if args.pixel_size is not None else found.get("pixel_size")
     with _bar(len(items), "evaluating") as bar:
         scores = evaluate(
             args.model_dir,
@@ -202,8 +242,12 @@ def run_evaluate(args: argparse.Namespace) -> Result:
             radius=args.radius,
             device=args.device,
             progress=lambda done, total: bar.update(1),
+            pixel_size=pixel_size,
+            radii=args.radii,
         )
     scores["model_dir"] = str(args.model_dir)
+    if scores["task"] == "landmarks":
+        return scores, score_lines(scores)
     return scores, [
         f"images: {scores['n_images']}",
         f"MAE {scores['mae']:.3f}   RMSE {scores['rmse']:.3f}",
