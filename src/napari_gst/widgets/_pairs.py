@@ -135,7 +135,7 @@ class PairList(QWidget):
             points_layer = self.viewer.layers[source.points_layer]
             image = np.array(image_2d(image_layer))  # a copy: training must not see edits
             points = points_in_image(points_layer, image_layer)
-            items.append(AnnotatedImage(image, points, None, source.image_layer))
+            items.append(AnnotatedImage(image, points, _labels(points_layer), source.image_layer))
         return items + self.shared.annotations
 
     def folders(self) -> list[str]:
@@ -143,11 +143,24 @@ class PairList(QWidget):
         return [source.folder for source in self.sources if source.kind == "folder"]
 
 
+def _labels(points_layer: Points) -> np.ndarray | None:
+    """Return the layer's ``label`` feature (landmark names), or None when it has none."""
+    if "label" not in points_layer.features:
+        return None
+    return np.asarray(points_layer.features["label"], dtype=object)
+
+
 def read_folders(
     folders: list[str], progress: Callable[[int, int], None] | None = None
 ) -> list[AnnotatedImage]:
     """Return the annotated images of every folder (runs on the worker thread)."""
+    from ..engine.landmark_commands import load_items
+    from ..landmarks.items import is_isbi_folder
+
     items: list[AnnotatedImage] = []
     for folder in folders:
-        items.extend(load_dataset(folder, progress=progress))
+        if is_isbi_folder(folder):  # ISBI 2015 cephalograms: points labelled by landmark
+            items.extend(load_items(Path(folder), "isbi")[0])
+        else:
+            items.extend(load_dataset(folder, progress=progress))
     return items

@@ -20,6 +20,7 @@ class TrainingPlot(FigureCanvasQTAgg):
 
     ``add(epoch, loss, val_mae)`` appends one epoch; ``clear()`` starts over. The data are
     kept in ``epochs``, ``losses`` and ``maes`` (NaN where MAE was not measured).
+    ``metric`` names the validation metric on the axis ("MAE"; "MRE" for landmarks).
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -33,6 +34,7 @@ class TrainingPlot(FigureCanvasQTAgg):
         self.epochs: list[int] = []
         self.losses: list[float] = []
         self.maes: list[float] = []
+        self.metric = "MAE"
         self._redraw()
 
     def clear(self) -> None:
@@ -63,7 +65,7 @@ class TrainingPlot(FigureCanvasQTAgg):
                 spine.set_color(_FOREGROUND)
         self.loss_axes.set_xlabel("epoch", color=_FOREGROUND, fontsize=8)
         self.loss_axes.set_ylabel("loss", color=_LOSS_COLOUR, fontsize=8)
-        self.mae_axes.set_ylabel("val MAE", color=_MAE_COLOUR, fontsize=8)
+        self.mae_axes.set_ylabel(f"val {self.metric}", color=_MAE_COLOUR, fontsize=8)
         self.mae_axes.yaxis.set_label_position("right")
         if self.epochs:
             self.loss_axes.plot(self.epochs, self.losses, "o-", color=_LOSS_COLOUR, ms=3)

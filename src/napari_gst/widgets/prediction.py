@@ -1,4 +1,4 @@
-"""Dock widget: count objects with a density model, show density and detections, export counts."""
+"""Dock widget: count objects (or find landmarks) with a model; show the result as layers."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ from qtpy.QtWidgets import (
 
 from ..data import AnnotatedImage
 from ..engine import load_checkpoint, predict
+from ..engine.landmark_prediction import LandmarkResult
+from ._landmark_layers import (
+    TABLE_COLUMNS,
+    fill_landmark_table,
+    landmark_density_layers,
+    landmark_points_layer,
+    landmark_rows,
+    summary,
+)
 from ._layer_io import image_array, spatial_geometry, spatial_ndim
 from ._layer_select import LayerSelect
 from ._notify import report_error
@@ -49,7 +58,11 @@ class PredictionResult:
     stride : int
         Pixels per density cell.
     density_layer, points_layer : str
-        Names of the layers that show the result.
+        Names of the layers that show the result (for landmarks, ``density_layer`` is the
+        first of the per-landmark density layers).
+    landmarks : list of dict
+        For a landmark model: one row per (plane, landmark) with "plane", "landmark", "row",
+        "col", "confidence"; empty for counting.
     """
 
     image_name: str
@@ -57,6 +70,7 @@ class PredictionResult:
     stride: int = 1
     density_layer: str = ""
     points_layer: str = ""
+    landmarks: list[dict] = field(default_factory=list)
 
 
 class PredictionWidget(QWidget):
@@ -132,7 +146,7 @@ class PredictionWidget(QWidget):
     def load_model(self, path: str | Path) -> bool:
         """Load a checkpoint folder as the current model; return False (with a message) on error."""
         try:
-            checkpoint = load_checkpoint(path, task="count", device="cpu")
+            checkpoint = load_checkpoint(path, device="cpu")
         except (ValueError, OSError) as error:
             report_error(error, f"Loading model {path}")
             return False
@@ -179,7 +193,7 @@ class PredictionWidget(QWidget):
             job,
             on_plane,
             lambda outcome: self._on_predicted(outcome, layer, collected),
-            f"Counting {len(planes)} plane(s) of {layer.name!r}...",
+            f"Predicting {len(planes)} plane(s) of {layer.name!r}...",
         )
         return True
 
@@ -195,8 +209,28 @@ class PredictionWidget(QWidget):
         if is_stack and len(predictions) < layer.data.shape[0]:
             self.count_label.setText("Prediction stopped before the last plane.")
             return
+        if isinstance(predictions[0], LandmarkResult):
+            self.result = self._show_landmarks(layer, predictions, is_stack)
+            return
         self.result = self._show_layers(layer, predictions, is_stack)
         self._show_counts(self.result.counts)
+
+    def _show_landmarks(self, layer: Image, results: list, is_stack: bool) -> PredictionResult:
+        """Add the named landmark points and per-landmark densities; fill the table."""
+        densities = landmark_density_layers(layer, results, is_stack)
+        for density in densities:
+            _replace_layer(self.viewer, density)
+        points = _replace_layer(self.viewer, landmark_points_layer(layer, results, is_stack))
+        rows = landmark_rows(results)
+        fill_landmark_table(self.count_table, rows)
+        self.count_label.setText(summary(rows, len(results)))
+        return PredictionResult(
+            layer.name,
+            stride=int(results[0].stride),
+            density_layer=densities[0].name,
+            points_layer=points,
+            landmarks=rows,
+        )
 
     def _show_layers(self, layer: Image, predictions: list, is_stack: bool) -> PredictionResult:
         stride = int(predictions[0].stride)
@@ -251,6 +285,8 @@ class PredictionWidget(QWidget):
         total = sum(counts)
         planes = f" over {len(counts)} planes" if len(counts) > 1 else ""
         self.count_label.setText(f"Count: {total:.1f}{planes}")
+        self.count_table.setColumnCount(2)
+        self.count_table.setHorizontalHeaderLabels(["plane", "count"])
         self.count_table.setRowCount(len(counts))
         for row, count in enumerate(counts):
             self.count_table.setItem(row, 0, QTableWidgetItem(str(row)))
@@ -263,7 +299,10 @@ class PredictionWidget(QWidget):
             self.export_counts(path)
 
     def export_counts(self, path: str | Path) -> Path | None:
-        """Write ``image,plane,count`` rows of the last prediction to ``path``; return it."""
+        """Write ``image,plane,count`` rows of the last prediction to ``path``; return it.
+
+        After a landmark prediction the rows are ``image,plane,landmark,row,col,confidence``.
+        """
         if self.result is None:
             show_warning("Nothing to export: run a prediction first.")
             return None
@@ -271,14 +310,19 @@ class PredictionWidget(QWidget):
         try:
             with path.open("w", newline="") as handle:
                 writer = csv.writer(handle)
+                if self.result.landmarks:
+                    writer.writerow(["image", *TABLE_COLUMNS])
+                    for row in self.result.landmarks:
+                        cells = [row[key] for key in TABLE_COLUMNS]
+                        writer.writerow([self.result.image_name, *map(str, cells)])
+                    return _exported(path)
                 writer.writerow(["image", "plane", "count"])
                 for plane, count in enumerate(self.result.counts):
                     writer.writerow([self.result.image_name, plane, repr(count)])
         except OSError as error:
             report_error(error, f"Writing {path}")
             return None
-        show_info(f"Counts written to {path}")
-        return path
+        return _exported(path)
 
     def use_as_annotations(self) -> list[str]:
         """Register the (hand-corrected) detections as training pairs; return their names."""
@@ -289,22 +333,38 @@ class PredictionWidget(QWidget):
             show_warning(f"Image layer {self.result.image_name!r} is gone.")
             return []
         pixels = image_array(self.viewer.layers[self.result.image_name])
-        points = np.asarray(self.viewer.layers[self.result.points_layer].data, dtype=np.float64)
+        points_layer = self.viewer.layers[self.result.points_layer]
+        points = np.asarray(points_layer.data, dtype=np.float64)
+        # Landmark points keep their names, so they train a landmark model again.
+        labels = None
+        if "label" in points_layer.features:
+            labels = np.asarray(points_layer.features["label"], dtype=object)
         names = []
         if points.shape[1] == 2:
-            names.append(self._register(self.result.image_name, pixels, points))
+            names.append(self._register(self.result.image_name, pixels, points, labels))
         else:
             for plane in range(len(pixels)):
-                on_plane = points[np.round(points[:, 0]) == plane][:, 1:]
+                on_plane = np.round(points[:, 0]) == plane
                 names.append(
-                    self._register(f"{self.result.image_name} [{plane}]", pixels[plane], on_plane)
+                    self._register(
+                        f"{self.result.image_name} [{plane}]",
+                        pixels[plane],
+                        points[on_plane][:, 1:],
+                        None if labels is None else labels[on_plane],
+                    )
                 )
         show_info(f"{len(names)} training pair(s) registered for the Training widget.")
         return names
 
-    def _register(self, name: str, image: np.ndarray, points: np.ndarray) -> str:
-        self.shared.add_annotations(AnnotatedImage(image, points, None, name))
+    def _register(self, name: str, image: np.ndarray, points: np.ndarray, labels=None) -> str:
+        self.shared.add_annotations(AnnotatedImage(image, points, labels, name))
         return name
+
+
+def _exported(path: Path) -> Path:
+    """Tell the user where the table went; return ``path``."""
+    show_info(f"Table written to {path}")
+    return path
 
 
 def _replace_layer(viewer: napari.Viewer, layer: napari.layers.Layer) -> str:

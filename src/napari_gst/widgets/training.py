@@ -1,9 +1,9 @@
-"""Dock widget: train a counting network on annotated images, with live curves and a preview."""
+"""Dock widget: train a counting or landmark network on annotated images, with live curves."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import napari
@@ -30,6 +30,7 @@ from ..engine.config import LOSSES
 from ..engine.devices import describe_device
 from ..errors import GSTError
 from ..models import MODELS
+from ._landmark_controls import LandmarkControls, chosen_landmarks
 from ._notify import report_error
 from ._overlays import stride_geometry
 from ._pairs import PairList, read_folders
@@ -53,11 +54,15 @@ class TrainingSettings:
     device: str = "auto"
     fit_iterations: int | None = None
     preview_every: int = 2
+    task: str = "count"
+    landmarks: dict | None = None
 
     def config(self) -> TrainConfig:
         """Return the engine's TrainConfig (raises GSTError naming a bad setting)."""
         # No time budget: the user watches the run and has a Stop button.
         return TrainConfig(
+            task=self.task,
+            landmarks=self.landmarks if self.task == "landmarks" else None,
             model=self.model,
             loss=self.loss,
             epochs=self.epochs,
@@ -87,6 +92,7 @@ class TrainingWidget(QWidget):
 
     def _build_controls(self) -> None:
         self.pairs = PairList(self.viewer, self.shared)
+        self.task = LandmarkControls()
         self.model = _combo(list(MODELS), "unet")
         self.loss = _combo(list(LOSSES), "gst")
         self.epochs = _spin(QSpinBox(), 1, 100000, 20)
@@ -117,6 +123,7 @@ class TrainingWidget(QWidget):
 
     def _arrange(self, browse: QPushButton) -> None:
         form = QFormLayout()
+        form.addRow("Task", self.task)
         form.addRow("Model", self.model)
         form.addRow("Loss", self.loss)
         form.addRow("Epochs", self.epochs)
@@ -143,8 +150,11 @@ class TrainingWidget(QWidget):
         self.load_button.clicked.connect(self._ask_load)
 
     def settings(self) -> TrainingSettings:
-        """Return the settings shown in the controls."""
+        """Return the settings shown in the controls (reads the landmark names file, if any)."""
+        names = self.task.names_from_file()
         return TrainingSettings(
+            task=self.task.task_name(),
+            landmarks=None if names is None else names.to_dict(),
             model=self.model.currentText(),
             loss=self.loss.currentText(),
             epochs=int(self.epochs.value()),
@@ -163,7 +173,11 @@ class TrainingWidget(QWidget):
             return False
         out_dir = Path(self.output_dir.text()).expanduser()
         try:
-            config = self.settings().config()
+            settings = self.settings()
+            # Without a names file the landmark names come from the points' labels, which
+            # folders only reveal once read (in the worker): the config is made there.
+            names_from_labels = settings.task == "landmarks" and not settings.landmarks
+            config = None if names_from_labels else settings.config()
             items = self.pairs.layer_items()
             folders = self.pairs.folders()
             resume_from = _resume_folder(out_dir) if resume else None
@@ -185,14 +199,15 @@ class TrainingWidget(QWidget):
             everything = items + read_folders(folders, self.tasks.report_progress)
             if sum(item.count for item in everything) == 0:
                 raise GSTError("the training pairs hold no annotations")
+            run_config = config or _named_by_labels(settings, everything).config()
             yield from train(
-                config, everything, out_dir=out_dir, resume=resume_from, should_stop=should_stop
+                run_config, everything, out_dir=out_dir, resume=resume_from, should_stop=should_stop
             )
 
         self.tasks.run_generator(
             job,
             self._on_event,
-            lambda outcome: self._on_finished(outcome, out_dir),
+            lambda outcome: self._on_finished(outcome, out_dir, settings.task),
             f"{'Resuming' if resume else 'Starting'} training in {out_dir}...",
         )
         return True
@@ -217,6 +232,7 @@ class TrainingWidget(QWidget):
         elif event.kind == "checkpoint":
             self._read_stride(event.message)
         elif event.kind == "epoch_end":
+            self.plot.metric = event.metric
             self.plot.add(event.epoch, event.losses.get("loss"), event.val_mae)
             self.epoch_label.setText(_epoch_text(event, self.epochs.value()))
             last = event.epoch >= self.epochs.value()
@@ -256,7 +272,7 @@ class TrainingWidget(QWidget):
                 metadata=metadata,
             )
 
-    def _on_finished(self, outcome: Outcome, out_dir: Path) -> None:
+    def _on_finished(self, outcome: Outcome, out_dir: Path, task: str) -> None:
         self._set_running(False)
         if torch.cuda.is_available():
             torch.cuda.empty_cache()  # give the GPU back to napari and other tools
@@ -264,7 +280,7 @@ class TrainingWidget(QWidget):
             report_error(outcome.error, "Training")
             return
         try:
-            checkpoint = load_checkpoint(out_dir, task="count", device="cpu")
+            checkpoint = load_checkpoint(out_dir, task=task, device="cpu")
         except (ValueError, OSError):
             self.epoch_label.setText("Stopped before the first epoch ended: no model saved.")
             return
@@ -302,7 +318,7 @@ class TrainingWidget(QWidget):
     def load_model(self, folder: str | Path) -> bool:
         """Load a checkpoint folder as the current model; return False (with a message) on error."""
         try:
-            checkpoint = load_checkpoint(folder, task="count", device="cpu")
+            checkpoint = load_checkpoint(folder, device="cpu")
         except (ValueError, OSError) as error:
             report_error(error, f"Loading model {folder}")
             return False
@@ -316,7 +332,7 @@ def _epoch_text(event, epochs: int) -> str:
     if "loss" in event.losses:
         parts.append(f"loss {event.losses['loss']:.4g}")
     if event.val_mae is not None:
-        parts.append(f"val MAE {event.val_mae:.2f}")
+        parts.append(f"val {event.metric} {event.val_mae:.2f}")
     if event.eta_s is not None:
         parts.append(f"about {_duration(event.eta_s)} left")
     return ", ".join(parts)
@@ -326,6 +342,11 @@ def _duration(seconds: float) -> str:
     """Return a short human duration, e.g. '1 min 05 s'."""
     seconds = int(round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _named_by_labels(settings: TrainingSettings, items: list) -> TrainingSettings:
+    """Return ``settings`` with the landmark set named by the items' labels."""
+    return replace(settings, landmarks=chosen_landmarks(None, items).to_dict())
 
 
 def _resume_folder(out_dir: Path) -> Path:
