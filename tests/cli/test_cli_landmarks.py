@@ -119,3 +119,37 @@ def test_isbi_folder_missing_landmark_lines_is_named(capsys, tmp_path, hands_fol
     (notes / "001.txt").write_text("10,12\n20,22\n")  # 2 of the 19 landmarks
     status, _, err = run(capsys, "train", tmp_path / "isbi", "--out", tmp_path / "m")
     assert status == 2 and "001.txt" in err and "expected 19" in err
+
+
+def test_isbi_folder_is_scored_in_millimetres_by_default(capsys, tmp_path):
+    from napari_gst.data import Normalisation
+    from napari_gst.engine import save_checkpoint
+    from napari_gst.landmarks import ISBI_2015_LANDMARKS
+    from napari_gst.models import build_model, describe_model
+
+    images = tmp_path / "isbi" / "RawImage" / "Test1Data"
+    notes = tmp_path / "isbi" / "AnnotationsByMD" / "400_senior"
+    images.mkdir(parents=True)
+    notes.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for stem in ("151", "152"):
+        iio.imwrite(images / f"{stem}.png", rng.integers(0, 255, (64, 64), dtype=np.uint8))
+        xy = rng.uniform(2, 60, size=(19, 2))
+        (notes / f"{stem}.txt").write_text("\n".join(f"{x:.0f},{y:.0f}" for x, y in xy) + "\n1\n")
+    model = build_model("unet", 1, 19, stride=4, width=4, depth=2)
+    metadata = {
+        "model": describe_model(model),
+        "task": "landmarks",
+        "stride": 4,
+        "normalisation": Normalisation().to_dict(),
+        "landmarks": ISBI_2015_LANDMARKS.to_dict(),
+    }
+    save_checkpoint(tmp_path / "model", model, metadata)
+
+    argv = ["evaluate", tmp_path / "model", tmp_path / "isbi", "--split", "Test1Data", "--json"]
+    status, out, _ = run(capsys, *argv)
+
+    assert status == 0
+    scores = json.loads(out)
+    assert scores["unit"] == "mm" and scores["n_evaluated"] == 38
+    assert [image["name"] for image in scores["images"]] == ["151", "152"]
