@@ -62,8 +62,11 @@ def infer_landmark_set(items: Sequence[AnnotatedImage]) -> LandmarkSet:
                 f"{item.name}: points have no labels, so the landmark names cannot be read "
                 "from them; label every point or give the names (a JSON file)"
             )
-        for label in item.labels:
-            names.setdefault(str(label.item() if isinstance(label, np.generic) else label))
+        for position, label in enumerate(item.labels):
+            name = str(label.item() if isinstance(label, np.generic) else label).strip()
+            if not name:
+                raise GSTError(f"{item.name}, point {position}: the label is empty")
+            names.setdefault(name)
     if not names:
         raise GSTError("no labelled points: cannot infer the landmark names")
     return LandmarkSet(tuple(names))
