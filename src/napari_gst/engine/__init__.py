@@ -1,7 +1,8 @@
 """Training, prediction, checkpoints and metrics over the core modules.
 
 ``train(config, items, ...)`` is a generator of :class:`TrainEvent` with a stop flag;
-``predict(model_or_checkpoint, image)`` returns a :class:`Prediction`; checkpoints are
+``predict(model_or_checkpoint, image)`` returns a :class:`Prediction` (a
+:class:`LandmarkResult` for landmark models); checkpoints are
 folders of ``model.safetensors`` + ``model.json``. Names are imported on first use so that
 ``import napari_gst.engine`` stays cheap.
 """
@@ -17,6 +18,7 @@ _EXPORTS = {
     "train": "training",
     "predict": "prediction",
     "Prediction": "prediction",
+    "LandmarkResult": "landmark_prediction",
     "evaluate": "evaluation",
     "Checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
@@ -30,6 +32,7 @@ _EXPORTS = {
 
 __all__ = [
     "Checkpoint",
+    "LandmarkResult",
     "Prediction",
     "TrainConfig",
     "TrainEvent",
@@ -51,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .devices import resolve_device
     from .evaluation import evaluate
     from .events import TrainEvent
+    from .landmark_prediction import LandmarkResult
     from .metrics import match_points, mean_absolute_error, root_mean_squared_error
     from .peaks import count_guided_peaks
     from .prediction import Prediction, predict
