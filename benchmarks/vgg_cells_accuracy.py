@@ -14,6 +14,7 @@ benchmark resumes where it stopped:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -42,6 +43,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--results", type=Path, default=Path("runs/vgg_cells_accuracy.jsonl"))
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/vgg_cells"))
+    parser.add_argument("--learning-rate", type=float, default=TrainConfig().learning_rate)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
+    parser.add_argument(
+        "--sigma-range",
+        type=float,
+        nargs=2,
+        default=None,
+        help="GST kernel scale clamp in pixels (default: the TrainConfig's)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser.parse_args(argv)
 
@@ -54,14 +64,31 @@ def split(items: list, n_train: int, draw: int) -> tuple[list, list]:
     return [pool[i] for i in sorted(chosen)], [by_number[n] for n in range(101, 201)]
 
 
+def settings(args) -> dict:
+    """Return the training settings a result depends on besides loss, N and draw."""
+    return {
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "sigma_range": None if args.sigma_range is None else list(args.sigma_range),
+    }
+
+
+def run_key(loss: str, n_train: int, draw: int, run_settings: dict) -> tuple:
+    """Return the key of a run: results with other settings are different runs."""
+    return loss, n_train, draw, json.dumps(run_settings, sort_keys=True)
+
+
 def done_runs(path: Path) -> dict[tuple, dict]:
-    """Return the finished runs in the JSONL file, keyed by (loss, n_train, draw, epochs)."""
+    """Return the finished runs in the JSONL file, keyed by :func:`run_key`."""
     runs = {}
     if path.is_file():
         for line in path.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                runs[(row["loss"], row["n_train"], row["draw"], row["epochs"])] = row
+                # Rows written before settings were recorded ran at the then-defaults.
+                row_settings = row.get("settings", {"epochs": row["epochs"]})
+                runs[run_key(row["loss"], row["n_train"], row["draw"], row_settings)] = row
     return runs
 
 
@@ -71,12 +98,17 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
     config = TrainConfig(
         loss=loss,
         epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        sigma_range=None if args.sigma_range is None else tuple(args.sigma_range),
         max_minutes=args.max_minutes,
         device=args.device,
         seed=draw,
         cache_dir=str(args.runs_dir / "fits"),  # fits are shared by every loss and draw
     )
-    out_dir = args.runs_dir / f"{loss}_n{n_train}_d{draw}"
+    # One folder per settings: a run with other settings never reuses another's checkpoints.
+    tag = hashlib.sha1(json.dumps(settings(args), sort_keys=True).encode()).hexdigest()[:8]
+    out_dir = args.runs_dir / f"{loss}_n{n_train}_d{draw}_{tag}"
     start = time.perf_counter()
     fitting_s, last = 0.0, None
     for event in train(config, train_items, out_dir=out_dir):
@@ -90,6 +122,7 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
         "n_train": n_train,
         "draw": draw,
         "epochs": args.epochs,
+        "settings": settings(args),
         "epochs_run": last.epoch,
         "max_minutes": args.max_minutes,
         "mae": scores["mae"],
@@ -147,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     for n_train in args.n_train:
         for draw in range(args.draws):
             for loss in args.losses:
-                key = (loss, n_train, draw, args.epochs)
+                key = run_key(loss, n_train, draw, settings(args))
                 if key in finished:
                     continue
                 row = run_one(args, loss, n_train, draw, items)
@@ -159,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"({row['train_minutes']:.1f} min)",
                     file=sys.stderr,
                 )
-    rows = [r for r in finished.values() if r["epochs"] == args.epochs]
+    wanted = json.dumps(settings(args), sort_keys=True)
+    rows = [r for key, r in finished.items() if key[3] == wanted]
     table = summarise(rows, args.losses, args.n_train)
     if args.json:
         print(json.dumps(table, indent=2))
