@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +81,18 @@ def precompute_fits(
     cache = str(Path(cache_dir).expanduser()) if cache_dir is not None else None
     if workers == 1 or len(jobs) <= 1:
         return _fit_here(jobs, cache, fit_kwargs, progress, should_stop)
-    return _fit_in_processes(jobs, cache, fit_kwargs, workers, progress, should_stop)
+    try:
+        return _fit_in_processes(jobs, cache, fit_kwargs, workers, progress, should_stop)
+    except BrokenProcessPool:
+        # Spawned workers re-import __main__: a script without an `if __name__ == "__main__":`
+        # guard, or one read from stdin, kills them. Fit here instead (cached fits are reused).
+        warnings.warn(
+            "parallel Gaussian fitting failed to start worker processes; fitting in this "
+            "process instead (guard your script with `if __name__ == '__main__':`)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return _fit_here(jobs, cache, fit_kwargs, progress, should_stop)
 
 
 def _fit_here(jobs, cache, fit_kwargs, progress, should_stop) -> list[GaussianFit]:
