@@ -52,6 +52,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="GST kernel scale clamp in pixels (default: the TrainConfig's)",
     )
+    parser.add_argument(
+        "--score-on",
+        choices=("test", "validation"),
+        default="test",
+        help="score on 101-200 (test) or on the images of 001-100 outside the draw "
+        "(validation: the split every setting is chosen on)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser.parse_args(argv)
 
@@ -64,6 +71,14 @@ def split(items: list, n_train: int, draw: int) -> tuple[list, list]:
     return [pool[i] for i in sorted(chosen)], [by_number[n] for n in range(101, 201)]
 
 
+def validation_split(items: list, n_train: int, draw: int) -> tuple[list, list]:
+    """Return (the draw's training images, the images of 001-100 outside the draw)."""
+    train_items, _ = split(items, n_train, draw)
+    drawn = {item.name for item in train_items}
+    others = [item for item in items if int(item.name[:3]) <= 100 and item.name not in drawn]
+    return train_items, sorted(others, key=lambda item: item.name)
+
+
 def settings(args) -> dict:
     """Return the training settings a result depends on besides loss, N and draw."""
     return {
@@ -71,6 +86,7 @@ def settings(args) -> dict:
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
         "sigma_range": None if args.sigma_range is None else list(args.sigma_range),
+        "score_on": args.score_on,
     }
 
 
@@ -87,14 +103,16 @@ def done_runs(path: Path) -> dict[tuple, dict]:
             if line.strip():
                 row = json.loads(line)
                 # Rows written before settings were recorded ran at the then-defaults.
-                row_settings = row.get("settings", {"epochs": row["epochs"]})
+                recorded = row.get("settings", {"epochs": row["epochs"]})
+                row_settings = {"score_on": "test", **recorded}
                 runs[run_key(row["loss"], row["n_train"], row["draw"], row_settings)] = row
     return runs
 
 
 def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
     """Train one loss on one draw, score it on the test images; return the result row."""
-    train_items, test_items = split(items, n_train, draw)
+    choose = validation_split if args.score_on == "validation" else split
+    train_items, test_items = choose(items, n_train, draw)
     config = TrainConfig(
         loss=loss,
         epochs=args.epochs,
@@ -116,7 +134,8 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
             fitting_s = event.elapsed_s
         last = event
     train_s = time.perf_counter() - start - fitting_s
-    scores = evaluate(out_dir, test_items, device=args.device)
+    scores = evaluate(out_dir, test_items, device=args.device)  # its best epoch
+    bias = float(np.mean([image["predicted"] - image["true"] for image in scores["images"]]))
     return {
         "loss": loss,
         "n_train": n_train,
@@ -127,6 +146,7 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
         "max_minutes": args.max_minutes,
         "mae": scores["mae"],
         "rmse": scores["rmse"],
+        "bias": bias,
         "f1": scores["f1"],
         "val_mae": last.val_mae,
         "train_minutes": train_s / 60,
