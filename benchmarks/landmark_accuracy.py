@@ -25,6 +25,7 @@ from napari_gst.landmarks.dataset import LandmarkDataset, collate_landmarks
 from napari_gst.landmarks.heatmap import HeatmapLoss
 from napari_gst.landmarks.kernels import fit_landmarks
 from napari_gst.landmarks.loss import LandmarkGSTLoss
+from napari_gst.landmarks.schedule import default_sigma_schedule
 from napari_gst.models import build_model
 
 RADII_PX = (2.0, 4.0, 8.0)
@@ -51,7 +52,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         nargs=2,
         default=None,
         metavar=("MIN", "MAX"),
-        help="GST kernel scale clamp in pixels (default: build_kernel's stride .. 2.5 stride)",
+        help="fixed GST kernel scale clamp in pixels (default: the landmark schedule, "
+        "1.5..2.5 stride narrowing to stride over the first half of the steps)",
     )
     parser.add_argument(
         "--arms",
@@ -74,10 +76,12 @@ def make_loss(target: str) -> torch.nn.Module:
 def train_arm(target: str, data, fits, args: argparse.Namespace) -> tuple[torch.nn.Module, dict]:
     """Train one arm and return (model, {"seconds", "first_loss", "last_loss"})."""
     torch.manual_seed(args.seed)
+    epochs = -(-args.steps // -(-len(data.images) // args.batch))  # ceil(steps / batches)
     dataset = LandmarkDataset(
         list(data.images), list(data.landmarks), data.landmark_set, stride=args.stride,
         target=target, crop_size=args.crop, scale_range=(0.9, 1.1), fits=fits, seed=args.seed,
         kernel_kwargs={} if args.sigma_range is None else {"sigma_range": tuple(args.sigma_range)},
+        sigma_schedule=default_sigma_schedule(args.stride, max(1, epochs // 2)),
     )  # fmt: skip
     loader = DataLoader(
         dataset, batch_size=args.batch, shuffle=True, collate_fn=collate_landmarks,
@@ -89,8 +93,10 @@ def train_arm(target: str, data, fits, args: argparse.Namespace) -> tuple[torch.
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, args.lr, total_steps=args.steps)
     loss_fn = make_loss(target)
-    losses, step, start = [], 0, time.perf_counter()
+    losses, step, epoch, start = [], 0, 0, time.perf_counter()
     while step < args.steps:
+        dataset.set_epoch(epoch)  # as the engine does: the kernel clamp narrows per epoch
+        epoch += 1
         for batch in loader:
             loss = loss_fn(model(batch["image"]), batch["target"])
             optimiser.zero_grad()

@@ -44,11 +44,19 @@ class LandmarkTask:
         return self.config.loss == "gst"
 
     def dataset(self, items: list, normalisation, stride: int, cache_dir: Path, seed: int):
-        """Return a ``LandmarkDataset`` of one-point kernels (GST) or heatmaps (l2)."""
+        """Return a ``LandmarkDataset`` of one-point kernels (GST) or heatmaps (l2).
+
+        Without ``config.sigma_range`` the kernel clamp narrows from 1.5..2.5 stride to
+        sigma = stride over the first half of the epochs (``default_sigma_schedule``); a
+        ``sigma_range`` fixes the clamp for the whole run.
+        """
         from ..landmarks.dataset import LandmarkDataset
+        from ..landmarks.schedule import default_sigma_schedule
 
         config = self.config
         kernel_kwargs = {} if config.sigma_range is None else {"sigma_range": config.sigma_range}
+        # Half the epochs: a run cut short by max_minutes still trains on the tight kernels.
+        schedule = default_sigma_schedule(stride, max(1, config.epochs // 2))
         return LandmarkDataset.from_items(
             items,
             self.landmark_set,
@@ -61,6 +69,7 @@ class LandmarkTask:
             cache_dir=cache_dir,
             fit_kwargs=dict(config.fit_options),
             kernel_kwargs=kernel_kwargs,
+            sigma_schedule=schedule,
             normalisation=normalisation,
             seed=seed,
         )

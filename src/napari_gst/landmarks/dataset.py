@@ -31,8 +31,12 @@ from .augment import flip_permutation, inside, landmarks_under_plan
 from .heatmap import LandmarkTarget
 from .kernels import landmark_kernels, present_mask
 from .landmark_set import LandmarkSet
+from .schedule import SigmaSchedule, default_sigma_schedule
 
 TARGETS = ("gst", "heatmap")
+# Epochs over which the default kernel clamp narrows when no schedule is given (the engine
+# passes half of its training epochs instead).
+DEFAULT_TIGHTEN_EPOCHS = 25
 
 
 class LandmarkDataset(Dataset):
@@ -63,7 +67,12 @@ class LandmarkDataset(Dataset):
     flip_map : mapping of name -> name of landmarks that swap under a mirror.
     normalisation : image scaling before fit and network (default: ``Normalisation()``).
     fits : precomputed joint fits (:func:`napari_gst.landmarks.kernels.fit_landmarks`).
-    fit_kwargs, kernel_kwargs : options of ``fit_gaussians`` and ``build_kernel``.
+    fit_kwargs, kernel_kwargs : options of ``fit_gaussians`` and ``build_kernel``. A
+        ``kernel_kwargs["sigma_range"]`` fixes the kernel scale clamp and replaces the schedule.
+    sigma_schedule : the kernel scale clamp per epoch (``set_epoch``); default
+        ``default_sigma_schedule(stride, DEFAULT_TIGHTEN_EPOCHS)``: 1.5..2.5 stride narrowing
+        to sigma = stride (see ``napari_gst.landmarks.schedule``). Evaluation samples
+        (``train=False``) use its final clamp.
     cache_dir : folder for cached fits.
     names : image names; seed : seeds the augmentation; train : augmented or whole images.
     """
@@ -84,6 +93,7 @@ class LandmarkDataset(Dataset):
         fits: Sequence[GaussianFit] | None = None,
         fit_kwargs: dict | None = None,
         kernel_kwargs: dict | None = None,
+        sigma_schedule: SigmaSchedule | None = None,
         cache_dir: str | os.PathLike | None = None,
         names: Sequence[str] | None = None,
         seed: int = 0,
@@ -105,6 +115,9 @@ class LandmarkDataset(Dataset):
         self.permutation = flip_permutation(landmark_set, flip_map) if flip else None
         self.normalisation = normalisation or Normalisation()
         self.fit_kwargs, self.kernel_kwargs = dict(fit_kwargs or {}), dict(kernel_kwargs or {})
+        self.sigma_schedule = sigma_schedule or default_sigma_schedule(
+            self.stride, DEFAULT_TIGHTEN_EPOCHS
+        )
         self.cache_dir, self.seed, self.train, self.epoch = cache_dir, int(seed), bool(train), 0
         names = list(names) if names is not None else [f"{i:04d}" for i in range(len(images))]
         self.landmarks = [self._checked(array, i) for i, array in enumerate(landmarks)]
@@ -205,12 +218,20 @@ class LandmarkDataset(Dataset):
         axes = (1,) if self.permutation is not None else ()
         return random_plan(rng, shape, self.stride, self.crop_size, self.scale_range, axes)
 
+    def sigma_range(self) -> tuple[float, float]:
+        """Return the kernel scale clamp (min, max) in pixels of the current epoch."""
+        if "sigma_range" in self.kernel_kwargs:
+            return tuple(self.kernel_kwargs["sigma_range"])  # type: ignore[return-value]
+        epoch = self.epoch if self.train else self.sigma_schedule.epochs
+        return self.sigma_schedule.at(epoch)
+
     def _kernels(self, index: int, plan: SamplePlan) -> list[TransportKernel]:
         """Return the L kernels of image ``index`` under ``plan`` (channel order after a flip)."""
         shape = scaled_shape(self.items[index].shape, plan.scale)
+        options = {**self.kernel_kwargs, "sigma_range": self.sigma_range()}
         kernels = landmark_kernels(
             self.fit(index), self.landmarks[index], shape, self.stride,
-            scale=plan.scale, **self.kernel_kwargs,
+            scale=plan.scale, **options,
         )  # fmt: skip
         kernels = [pad_kernel(kernel, plan.padded_shape) for kernel in kernels]
         for axis in plan.flips:

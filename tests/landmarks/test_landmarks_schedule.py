@@ -1,0 +1,77 @@
+"""The landmark kernel-scale schedule: wide kernels first, sigma = stride once it has narrowed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_fit
+from napari_gst.errors import GSTError
+from napari_gst.landmarks.dataset import LandmarkDataset
+from napari_gst.landmarks.schedule import SigmaSchedule, default_sigma_schedule
+
+
+def test_schedule_narrows_geometrically_from_wide_to_tight():
+    schedule = SigmaSchedule(wide=(4.0, 16.0), tight=(1.0, 4.0), epochs=10)
+    assert schedule.at(0) == pytest.approx((4.0, 16.0))
+    assert schedule.at(5) == pytest.approx((2.0, 8.0))  # the geometric midpoint
+    assert schedule.at(10) == schedule.at(500) == (1.0, 4.0)
+    highs = [schedule.at(epoch)[1] for epoch in range(12)]
+    assert all(later <= earlier for earlier, later in zip(highs, highs[1:], strict=False))
+
+
+def test_default_schedule_is_in_strides():
+    schedule = default_sigma_schedule(stride=4, epochs=20)
+    assert schedule.at(0) == pytest.approx((6.0, 10.0))
+    assert schedule.at(20) == (4.0, 4.0)
+    assert SigmaSchedule((6, 10), (4, 4), epochs=0).at(0) == (4.0, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"wide": (0, 4), "tight": (1, 1), "epochs": 3}, "wide"),
+        ({"wide": (4, 4), "tight": (2, 1), "epochs": 3}, "tight"),
+        ({"wide": (4, 4), "tight": "x", "epochs": 3}, "tight"),
+        ({"wide": (4, 4), "tight": (1, 1), "epochs": -1}, "epochs"),
+        ({"wide": (4, 4), "tight": (1, 1), "epochs": 2.5}, "epochs"),
+    ],
+)
+def test_bad_schedules_are_named(options, message):
+    with pytest.raises(GSTError, match=message):
+        SigmaSchedule(**options)
+
+
+def support_radius(dataset: LandmarkDataset, truth: np.ndarray) -> float:
+    """Return the largest distance (px) from landmark 0 of a cell its kernel owns (w > 1/2)."""
+    kernel = dataset[0]["target"][0]
+    weights = kernel.matrix[:, [0]].toarray().reshape(kernel.grid_shape)
+    rows, cols = np.nonzero(weights > 0.5)
+    centres = np.stack([rows, cols], axis=1) * dataset.stride + (dataset.stride - 1) / 2
+    return float(np.linalg.norm(centres - truth[0], axis=1).max())
+
+
+def test_default_landmark_kernels_end_within_a_few_strides(hands):
+    # Landmark fits are wide (they lie far apart): sigma 20 px here, clamped by the schedule.
+    fits = [make_fit(hands.landmarks[0], (64, 64), sigma=20.0)]
+    dataset = LandmarkDataset(
+        [hands.images[0]], [hands.landmarks[0]], hands.landmark_set, stride=4, fits=fits,
+        sigma_schedule=default_sigma_schedule(4, epochs=10),
+    )  # fmt: skip
+    dataset.train = False  # whole image, no augmentation: the final (tight) clamp
+    tight = support_radius(dataset, hands.landmarks[0])
+    dataset.train = True
+    dataset.set_epoch(0)
+    wide = support_radius(dataset, hands.landmarks[0])
+    # sigma = stride: the point owns a disc of about 3.5 sigma = 14 px, not most of the image.
+    assert tight <= 4 * dataset.stride < wide
+    assert dataset.sigma_range() == pytest.approx((6.0, 10.0))
+
+
+def test_explicit_sigma_range_replaces_the_schedule(hands, hand_fits):
+    dataset = LandmarkDataset(
+        hands.images[:1], hands.landmarks[:1], hands.landmark_set, stride=4,
+        fits=hand_fits[:1], kernel_kwargs={"sigma_range": (2.0, 3.0)},
+    )  # fmt: skip
+    dataset.set_epoch(0)
+    assert dataset.sigma_range() == (2.0, 3.0)
