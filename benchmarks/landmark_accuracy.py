@@ -53,7 +53,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         metavar=("MIN", "MAX"),
         help="fixed GST kernel scale clamp in pixels (default: the landmark schedule, "
-        "1.5..2.5 stride narrowing to stride over the first half of the steps)",
+        "1.5..2.5 stride narrowing to stride / 2 over the first half of the steps)",
     )
     parser.add_argument(
         "--arms",

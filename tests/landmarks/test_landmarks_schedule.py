@@ -1,4 +1,4 @@
-"""The landmark kernel-scale schedule: wide kernels first, sigma = stride once it has narrowed."""
+"""The landmark kernel-scale schedule: wide kernels first, sigma = stride/2 once narrowed."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_schedule_narrows_geometrically_from_wide_to_tight():
 def test_default_schedule_is_in_strides():
     schedule = default_sigma_schedule(stride=4, epochs=20)
     assert schedule.at(0) == pytest.approx((6.0, 10.0))
-    assert schedule.at(20) == (4.0, 4.0)
+    assert schedule.at(20) == (2.0, 2.0)
     assert SigmaSchedule((6, 10), (4, 4), epochs=0).at(0) == (4.0, 4.0)
 
 
@@ -63,8 +63,8 @@ def test_default_landmark_kernels_end_within_a_few_strides(hands):
     dataset.train = True
     dataset.set_epoch(0)
     wide = support_radius(dataset, hands.landmarks[0])
-    # sigma = stride: the point owns a disc of about 3.5 sigma = 14 px, not most of the image.
-    assert tight <= 4 * dataset.stride < wide
+    # sigma = stride / 2: the point owns about 3 x 3 cells, not most of the image.
+    assert tight <= 2 * dataset.stride < 4 * dataset.stride < wide
     assert dataset.sigma_range() == pytest.approx((6.0, 10.0))
 
 

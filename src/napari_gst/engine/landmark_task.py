@@ -47,7 +47,7 @@ class LandmarkTask:
         """Return a ``LandmarkDataset`` of one-point kernels (GST) or heatmaps (l2).
 
         Without ``config.sigma_range`` the kernel clamp narrows from 1.5..2.5 stride to
-        sigma = stride over the first half of the epochs (``default_sigma_schedule``); a
+        sigma = stride / 2 over the first half of the epochs (``default_sigma_schedule``); a
         ``sigma_range`` fixes the clamp for the whole run.
         """
         from ..landmarks.dataset import LandmarkDataset

@@ -71,7 +71,7 @@ class LandmarkDataset(Dataset):
         ``kernel_kwargs["sigma_range"]`` fixes the kernel scale clamp and replaces the schedule.
     sigma_schedule : the kernel scale clamp per epoch (``set_epoch``); default
         ``default_sigma_schedule(stride, DEFAULT_TIGHTEN_EPOCHS)``: 1.5..2.5 stride narrowing
-        to sigma = stride (see ``napari_gst.landmarks.schedule``). Evaluation samples
+        to sigma = stride / 2 (see ``napari_gst.landmarks.schedule``). Evaluation samples
         (``train=False``) use its final clamp.
     cache_dir : folder for cached fits.
     names : image names; seed : seeds the augmentation; train : augmented or whole images.

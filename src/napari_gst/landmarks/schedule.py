@@ -7,8 +7,9 @@ posterior beats the background, a disc of about 3.5 sigma) covers most of a smal
 transport loss does not care where the mass lies inside it. Tight kernels from the first step
 let the network collapse to an empty output (a loss of 1 per channel, a flat minimum). The
 default therefore starts wide, where the transport loss trains as it does for counting, and
-narrows the clamp geometrically to ``sigma = stride`` (the annotation tolerance of a density
-cell) over the first half of training. See docs/parts/landmarks.md for the measurements.
+narrows the clamp geometrically to ``sigma = stride / 2`` (a support of about 3 x 3 cells, so
+the loss pins the mass to the landmark's cell) over the first half of training. See
+docs/parts/landmarks.md for the measurements.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..errors import GSTError
 
 # Start and end of the default schedule, in units of the density stride.
 WIDE_SIGMA = (1.5, 2.5)
-TIGHT_SIGMA = (1.0, 1.0)
+TIGHT_SIGMA = (0.5, 0.5)
 
 
 def _as_range(value: object, name: str) -> tuple[float, float]:
@@ -71,7 +72,7 @@ class SigmaSchedule:
 
 
 def default_sigma_schedule(stride: int, epochs: int) -> SigmaSchedule:
-    """Return the default landmark schedule: 1.5..2.5 stride narrowing to stride in ``epochs``.
+    """Return the default landmark schedule: 1.5..2.5 stride narrowing to stride/2 in ``epochs``.
 
     Parameters
     ----------
