@@ -28,6 +28,9 @@ MAX_AUTO_ITERATIONS = 1000
 #: Adam's step for the shape (log-scales, angle) is this many times ``learning_rate``: the
 #: shape then settles in ~100 steps instead of ~400 at the same end point (measured).
 SHAPE_STEP_SCALE = 3.0
+#: Most steps of the coarse stage: the refinement that follows corrects what is left, and
+#: on the 100-cell benchmark 150 coarse steps ended as close to the reference as 300.
+MAX_COARSE_ITERATIONS = 150
 #: Window of the stopping rule in the full-resolution refinement that follows a coarse stage.
 REFINE_WINDOW = 10
 #: Scales may grow to this many times their start (and to at least MIN_SIGMA_CAP px).
@@ -241,7 +244,7 @@ def fit_gaussians(
     params = _Parameters(start_sigmas, sample_colours(pixels, point_array), torch_device)
     optimiser = _make_optimiser(params, float(learning_rate))
     factor = 1 if iterations is not None else _reduction_factor(start_sigmas)
-    stages = [(factor, MAX_AUTO_ITERATIONS)] if factor > 1 else []
+    stages = [(factor, MAX_COARSE_ITERATIONS)] if factor > 1 else []
     stages.append((1, MAX_AUTO_ITERATIONS if iterations is None else int(iterations)))
     run = _Run(
         de_weight=float(de_weight) if deformity_elimination else 0.0,
