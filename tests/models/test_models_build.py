@@ -54,8 +54,9 @@ def test_padding_keeps_geometry():
     torch.testing.assert_close(cropped[..., :12, :12], whole[..., :12, :12])
 
 
-def test_initial_counts_are_moderate():
-    model = build_model("unet", in_channels=1)
+@pytest.mark.parametrize("activation", ["softplus", "relu"])
+def test_initial_counts_are_moderate(activation):
+    model = build_model("unet", in_channels=1, activation=activation)
 
     with torch.no_grad():
         count = model(torch.rand(1, 1, 256, 256)).sum().item()

@@ -69,7 +69,11 @@ class UNet(nn.Module):
             [ConvBlock(2 * channels[k], channels[k], norm) for k in range(out_level, depth)]
         )
         self.head = nn.Conv2d(channels[out_level], out_channels, 1)
-        nn.init.constant_(self.head.bias, math.log(math.expm1(_INITIAL_DENSITY)))
+        # The same first density under either activation (a negative bias would kill a ReLU).
+        initial_bias = (
+            math.log(math.expm1(_INITIAL_DENSITY)) if activation == "softplus" else _INITIAL_DENSITY
+        )
+        nn.init.constant_(self.head.bias, initial_bias)
         self.activation = make_activation(activation)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
