@@ -64,12 +64,14 @@ def test_without_deformity_elimination_elongated_shapes_survive(known_gaussians)
 
 
 def test_automatic_stop_is_close_to_a_long_fit(known_gaussians):
-    truth = known_gaussians
+    # Camera-like noise, as in the speed target (within 0.5 dB of a long fit).
+    noise = np.random.default_rng(0).normal(0, 0.02, known_gaussians["image"].shape)
+    image = np.clip(known_gaussians["image"] + noise, 0, 1)
 
-    quick = fit_gaussians(truth["image"], truth["points"], device="cpu")
-    long = fit_gaussians(truth["image"], truth["points"], iterations=300, device="cpu")
+    quick = fit_gaussians(image, known_gaussians["points"], device="cpu")
+    long = fit_gaussians(image, known_gaussians["points"], iterations=300, device="cpu")
 
-    assert sum(quick.settings["iterations_run"]) < 600
+    assert sum(quick.settings["iterations_run"]) < 300
     assert quick.psnr > long.psnr - 0.5
 
 
