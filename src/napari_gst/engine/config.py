@@ -33,7 +33,7 @@ class TrainConfig:
     loss : "gst" (default), "bayesian", "ot" or "l2"; ``loss_options`` go to ``make_loss``.
     epochs : passes over the training images; ``max_minutes`` stops earlier (None: no limit;
         the time counts from the first step, after the one-off Gaussian fits).
-    learning_rate, weight_decay : AdamW settings (peak rate of the cosine schedule; 3e-4:
+    learning_rate, weight_decay : AdamW settings (peak rate of the cosine schedule; 1e-4:
         GST's L1 gradients do not shrink near the optimum, and 1e-3 left its counts noisy
         and biased low on VGG cells, docs/parts/bench-accuracy.md).
     batch_size : crops per optimiser step.
@@ -63,7 +63,7 @@ class TrainConfig:
     loss_options: dict = field(default_factory=dict)
     epochs: int = 200
     max_minutes: float | None = 15.0
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-4
     weight_decay: float = 1e-4
     batch_size: int = 4
     crop_size: int = 128
