@@ -39,7 +39,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--test", type=int, default=32, help="test images (another seed)")
     parser.add_argument("--size", type=int, default=80, help="image side in pixels")
     parser.add_argument("--crop", type=int, default=64, help="training crop side")
-    parser.add_argument("--steps", type=int, default=250, help="optimiser steps per arm")
+    parser.add_argument("--steps", type=int, default=1000, help="optimiser steps per arm")
     parser.add_argument("--width", type=int, default=16, help="U-Net width")
     parser.add_argument("--depth", type=int, default=3, help="U-Net depth")
     parser.add_argument("--batch", type=int, default=4)
