@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from landmark_helpers import make_fit
 
 from napari_gst.landmarks import make_hand_landmarks
-from napari_gst.splat import GaussianFit
-
-
-def make_fit(points: np.ndarray, shape: tuple[int, int], sigma: float = 6.0) -> GaussianFit:
-    """Return an isotropic fit of ``points`` (no optimisation: tests of what comes after it)."""
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    return GaussianFit(
-        points=points,
-        sigmas=np.full((len(points), 2), sigma),
-        angles=np.zeros(len(points)),
-        colours=np.ones((len(points), 1), dtype=np.float32),
-        psnr=30.0,
-        image_shape=shape,
-    )
 
 
 @pytest.fixture(scope="session")

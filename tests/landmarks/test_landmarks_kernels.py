@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from landmark_helpers import make_fit
 
-from conftest import make_fit
 from napari_gst.errors import GSTError
 from napari_gst.landmarks.kernels import fit_landmarks, landmark_kernels, present_mask, select_fit
 

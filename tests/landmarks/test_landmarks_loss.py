@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from landmark_helpers import make_fit
 
-from conftest import make_fit
 from napari_gst.errors import GSTError
 from napari_gst.landmarks.dataset import LandmarkDataset, collate_landmarks
 from napari_gst.landmarks.kernels import landmark_kernels

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from landmark_helpers import make_fit
 
-from conftest import make_fit
 from napari_gst.errors import GSTError
 from napari_gst.landmarks.dataset import LandmarkDataset
 from napari_gst.landmarks.schedule import SigmaSchedule, default_sigma_schedule
