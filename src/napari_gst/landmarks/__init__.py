@@ -35,6 +35,7 @@ from .metrics import (
     score_landmarks,
     success_detection_rates,
 )
+from .schedule import SigmaSchedule, default_sigma_schedule
 from .synthetic import HAND_LANDMARKS, SyntheticLandmarks, make_hand_landmarks
 
 _LAZY = {
@@ -69,9 +70,11 @@ __all__ = [
     "LandmarkRecord",
     "LandmarkScores",
     "LandmarkSet",
+    "SigmaSchedule",
     "SyntheticLandmarks",
     "as_landmark_set",
     "decode_landmarks",
+    "default_sigma_schedule",
     "landmarks_from_labels",
     "landmarks_from_layer",
     "landmarks_to_layer",
