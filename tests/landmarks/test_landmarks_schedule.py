@@ -75,3 +75,24 @@ def test_explicit_sigma_range_replaces_the_schedule(hands, hand_fits):
     )  # fmt: skip
     dataset.set_epoch(0)
     assert dataset.sigma_range() == (2.0, 3.0)
+
+
+@pytest.mark.parametrize(("sigma_range", "final"), [(None, (2.0, 2.0)), ((3.0, 5.0), (3.0, 5.0))])
+def test_landmark_task_narrows_over_half_the_epochs_unless_a_range_is_set(
+    hands, tmp_path, sigma_range, final
+):
+    from napari_gst.data import AnnotatedImage
+    from napari_gst.data.normalise import Normalisation
+    from napari_gst.engine.config import TrainConfig
+    from napari_gst.engine.landmark_task import LandmarkTask
+
+    names = np.asarray(hands.landmark_set.names, dtype=object)
+    items = [AnnotatedImage(hands.images[0], hands.landmarks[0], names, "hand")]
+    config = TrainConfig(
+        task="landmarks", landmarks=hands.landmark_set.to_dict(), epochs=40,
+        sigma_range=sigma_range,
+    )  # fmt: skip
+    dataset = LandmarkTask(config).dataset(items, Normalisation(), 4, tmp_path, seed=0)
+    assert dataset.sigma_schedule.epochs == 20
+    dataset.set_epoch(20)
+    assert dataset.sigma_range() == pytest.approx(final)
