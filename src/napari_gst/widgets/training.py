@@ -49,6 +49,8 @@ class TrainingSettings:
     model: str = "unet"
     loss: str = "gst"
     epochs: int = 20
+    # Higher than TrainConfig's 1e-4 on purpose: the dock's default is a short interactive run
+    # (20 epochs on a few images) where 1e-4 barely moves; long runs use the CLI defaults.
     learning_rate: float = 1e-3
     crop_size: int = 128
     device: str = "auto"
