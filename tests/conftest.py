@@ -12,7 +12,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @pytest.fixture(autouse=True, scope="session")
 def _torch_threads() -> None:
-    """Use one torch thread: test tensors are tiny, and two threads busy-wait on a loaded machine."""
+    """Use one torch thread: test tensors are tiny; two threads busy-wait on a loaded machine."""
     torch.set_num_threads(1)
 
 

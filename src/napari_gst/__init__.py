@@ -19,7 +19,14 @@ _EXPORTS = {
     "GSTLoss": "napari_gst.losses",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "GSTLoss",
+    "GaussianFit",
+    "TransportKernel",
+    "__version__",
+    "build_kernel",
+    "fit_gaussians",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .losses import GSTLoss

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
+from napari_gst.devices import resolve_device
 from napari_gst.engine.config import TrainConfig
-from napari_gst.engine.devices import resolve_device
 from napari_gst.errors import GSTError
 
 

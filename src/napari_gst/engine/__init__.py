@@ -27,7 +27,7 @@ _EXPORTS = {
     "match_points": "metrics",
     "mean_absolute_error": "metrics",
     "root_mean_squared_error": "metrics",
-    "resolve_device": "devices",
+    "resolve_device": "..devices",
 }
 
 __all__ = [
@@ -49,9 +49,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..devices import resolve_device
     from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
     from .config import TrainConfig
-    from .devices import resolve_device
     from .evaluation import evaluate
     from .events import TrainEvent
     from .landmark_prediction import LandmarkResult
@@ -64,5 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover
 def __getattr__(name: str):
     """Import public names on first use."""
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        module = _EXPORTS[name]
+        # "..devices" lives one level up (shared by splat and engine).
+        target = f"napari_gst.{module[2:]}" if module.startswith("..") else f"{__name__}.{module}"
+        return getattr(importlib.import_module(target), name)
     raise AttributeError(f"module 'napari_gst.engine' has no attribute {name!r}")

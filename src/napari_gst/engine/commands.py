@@ -192,8 +192,8 @@ def _write_stack_points(path: Path, points: np.ndarray) -> None:
 def run_predict(args: argparse.Namespace) -> Result:
     """Predict every image; write densities, points and one counts table."""
     from ..data import read_image
+    from ..devices import resolve_device
     from .checkpoint import load_checkpoint
-    from .devices import resolve_device
     from .prediction import predict
 
     device = resolve_device(args.device)

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..devices import resolve_device
 from ..errors import GSTError
 from .checkpoint import Checkpoint
-from .devices import resolve_device
 from .landmark_prediction import evaluate_landmark_items
 from .metrics import match_points, mean_absolute_error, root_mean_squared_error
 from .prediction import load_model_argument, predict, task_of

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..devices import resolve_device
 from ..errors import GSTError
 from .checkpoint import Checkpoint, load_checkpoint
-from .devices import resolve_device
 from .peaks import count_guided_peaks
 from .tiling import as_image_tensor, infer_density, infer_density_tiled, model_stride
 

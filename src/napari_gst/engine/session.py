@@ -16,11 +16,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
+from ..devices import describe_device, resolve_device
 from ..errors import GSTError
 from . import distributed
 from .checkpoint import load_checkpoint, read_metadata, unwrap
 from .config import TrainConfig
-from .devices import describe_device, resolve_device
 from .events import TrainEvent
 from .split import hold_out
 from .tasks import Task, make_task

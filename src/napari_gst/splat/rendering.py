@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .._validation import as_points, as_shape
+from ..devices import resolve_device
 from ..errors import GSTError
 from .geometry import bucket_radii, conics_from, window_radii
 from .render_gsplat import gsplat_available, render_gsplat
@@ -14,20 +15,6 @@ from .render_torch import WindowLayout, build_layout, render_windowed
 BACKENDS = ("auto", "torch", "gsplat")
 #: Spare window radius left when a layout is (re)built during a fit.
 LAYOUT_MARGIN = 1.15
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Return the torch device for "auto" (CUDA when usable, else CPU), "cpu" or "cuda[:N]"."""
-    name = str(device).strip().lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" or name.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise GSTError(f"device {device!r} was requested but torch sees no CUDA GPU")
-        return torch.device(name)
-    raise GSTError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:

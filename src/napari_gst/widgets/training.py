@@ -24,10 +24,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..devices import describe_device
 from ..engine import TrainConfig, load_checkpoint, resolve_device, save_checkpoint, train
 from ..engine.checkpoint import read_metadata
 from ..engine.config import LOSSES
-from ..engine.devices import describe_device
 from ..errors import GSTError
 from ..models import MODELS
 from ._landmark_controls import LandmarkControls, chosen_landmarks

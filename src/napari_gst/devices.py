@@ -1,10 +1,10 @@
-"""Device choice: "auto" picks CUDA when torch can use it, else the CPU."""
+"""Device choice for the whole core: "auto" picks CUDA when torch can use it, else the CPU."""
 
 from __future__ import annotations
 
 import torch
 
-from ..errors import GSTError
+from .errors import GSTError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
