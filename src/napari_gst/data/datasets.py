@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -23,13 +23,13 @@ from .augment import (
     random_plan,
     scaled_shape,
 )
-from .fitting import fit_image, fit_input, precompute_fits
+from .fitting import FittedImages
 from .kernel_padding import pad_kernel
 from .normalise import Normalisation
 from .point_targets import point_target
 
 
-class DensityDataset(Dataset):
+class DensityDataset(FittedImages, Dataset):
     """Samples for density training: image tensor plus its transport kernel (or point target).
 
     Each sample (training mode) rescales the image by a random factor in ``scale_range``,
@@ -105,35 +105,9 @@ class DensityDataset(Dataset):
         """Make the augmentation depend on ``epoch`` (needed when DataLoader workers restart)."""
         self.epoch = int(epoch)
 
-    def prepare(
-        self,
-        *,
-        workers: int = 1,
-        progress: Callable[[int, int], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> None:
-        """Compute every image's Gaussian fit now (no-op without kernels); see precompute_fits."""
-        if not self.use_kernel:
-            return
-        missing = [index for index in range(len(self.items)) if index not in self._fits]
-        fits = precompute_fits(
-            [self.items[index] for index in missing],
-            normalisation=self.normalisation,
-            cache_dir=self.cache_dir,
-            fit_kwargs=self.fit_kwargs,
-            workers=workers,
-            progress=progress,
-            should_stop=should_stop,
-        )
-        self._fits.update(zip(missing, fits, strict=True))
-
-    def fit(self, index: int) -> GaussianFit:
-        """Return the Gaussian fit of image ``index`` (computed or read from cache once)."""
-        if index not in self._fits:
-            item = self.items[index]
-            image = fit_input(item.image, self.normalisation)
-            self._fits[index] = fit_image(image, item.points, self.cache_dir, self.fit_kwargs)
-        return self._fits[index]
+    def _needs_fits(self) -> bool:
+        """Return whether samples carry kernels (and so need Gaussian fits)."""
+        return self.use_kernel
 
     def __getitem__(self, index: int) -> dict:
         """Return sample ``index``: {"image", "target", "count", "name"}."""

@@ -138,3 +138,41 @@ def _fit_in_processes(jobs, cache, fit_kwargs, workers, progress, should_stop):
                 if progress is not None:
                     progress(done_count, len(jobs))
     return fits  # type: ignore[return-value]
+
+
+class FittedImages:
+    """``prepare`` and ``fit`` for torch datasets whose samples need each image's Gaussian fit.
+
+    Mixed into ``DensityDataset`` and ``LandmarkDataset``; expects the attributes ``items``,
+    ``normalisation``, ``cache_dir``, ``fit_kwargs``, a ``_fits`` dict and ``_needs_fits()``.
+    """
+
+    def prepare(
+        self,
+        *,
+        workers: int = 1,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Compute every image's Gaussian fit now (no-op when no sample needs one)."""
+        if not self._needs_fits():
+            return
+        missing = [index for index in range(len(self.items)) if index not in self._fits]
+        fits = precompute_fits(
+            [self.items[index] for index in missing],
+            normalisation=self.normalisation,
+            cache_dir=self.cache_dir,
+            fit_kwargs=self.fit_kwargs,
+            workers=workers,
+            progress=progress,
+            should_stop=should_stop,
+        )
+        self._fits.update(zip(missing, fits, strict=True))
+
+    def fit(self, index: int) -> GaussianFit:
+        """Return the Gaussian fit of image ``index`` (computed or read from cache once)."""
+        if index not in self._fits:
+            item = self.items[index]
+            image = fit_input(item.image, self.normalisation)
+            self._fits[index] = fit_image(image, item.points, self.cache_dir, self.fit_kwargs)
+        return self._fits[index]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from ..data.augment import (
     random_plan,
     scaled_shape,
 )
-from ..data.fitting import fit_image, fit_input, precompute_fits
+from ..data.fitting import FittedImages
 from ..data.kernel_padding import pad_kernel
 from ..data.normalise import Normalisation
 from ..errors import GSTError
@@ -39,7 +39,7 @@ TARGETS = ("gst", "heatmap")
 DEFAULT_TIGHTEN_EPOCHS = 25
 
 
-class LandmarkDataset(Dataset):
+class LandmarkDataset(FittedImages, Dataset):
     """Images with L named landmarks each, as samples for an L-channel density network.
 
     The geometry is that of ``napari_gst.data.DensityDataset`` (same plan: rescale, pad to the
@@ -158,35 +158,9 @@ class LandmarkDataset(Dataset):
         """Make the augmentation depend on ``epoch`` (as ``DensityDataset.set_epoch``)."""
         self.epoch = int(epoch)
 
-    def prepare(
-        self,
-        *,
-        workers: int = 1,
-        progress: Callable[[int, int], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> None:
-        """Compute every image's joint landmark fit now (no-op for heatmap targets)."""
-        if self.target != "gst":
-            return
-        missing = [index for index in range(len(self)) if index not in self._fits]
-        fits = precompute_fits(
-            [self.items[index] for index in missing],
-            normalisation=self.normalisation,
-            cache_dir=self.cache_dir,
-            fit_kwargs=self.fit_kwargs,
-            workers=workers,
-            progress=progress,
-            should_stop=should_stop,
-        )
-        self._fits.update(zip(missing, fits, strict=True))
-
-    def fit(self, index: int) -> GaussianFit:
-        """Return the joint Gaussian fit of image ``index``'s present landmarks (once)."""
-        if index not in self._fits:
-            item = self.items[index]
-            image = fit_input(item.image, self.normalisation)
-            self._fits[index] = fit_image(image, item.points, self.cache_dir, self.fit_kwargs)
-        return self._fits[index]
+    def _needs_fits(self) -> bool:
+        """Return whether samples carry GST kernels (heatmap targets need no fit)."""
+        return self.target == "gst"
 
     def __getitem__(self, index: int) -> dict:
         """Return sample ``index`` under this draw's plan (see the class docstring)."""
