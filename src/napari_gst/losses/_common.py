@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..errors import GSTError
 from ..transport.geometry import cell_centres, grid_shape_for
@@ -91,3 +92,25 @@ def squared_distances(points: torch.Tensor, rows: torch.Tensor, cols: torch.Tens
     d_rows = (points[:, 0, None] - rows[None, :]) ** 2
     d_cols = (points[:, 1, None] - cols[None, :]) ** 2
     return (d_rows[:, :, None] + d_cols[:, None, :]).reshape(len(points), -1)
+
+
+class PerImageLoss(nn.Module):
+    """A loss defined per image and channel: ``forward`` sums ``image_loss`` over the batch.
+
+    Subclasses implement ``image_loss(density_map, target)`` for one (h, w) map; the batch
+    value is the sum over images and channels divided by the batch size.
+    """
+
+    def image_loss(self, density_map: torch.Tensor, target: object) -> torch.Tensor:
+        """Return the loss of one (h, w) density map against one target."""
+        raise NotImplementedError
+
+    def forward(self, density: torch.Tensor, targets) -> torch.Tensor:
+        """Return the batch-mean loss of ``density`` (B, C, h, w) against ``targets``."""
+        targets = check_density(density, targets)
+        total = density.new_zeros(())
+        for index, target in enumerate(targets):
+            for channel, item in enumerate(channel_targets(target, density.shape[1], index)):
+                check_grid(item, density[index, channel], index)
+                total = total + self.image_loss(density[index, channel], item)
+        return total / density.shape[0]

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..errors import GSTError
 from ._common import (
+    PerImageLoss,
     centres_tensor,
-    channel_targets,
-    check_density,
-    check_grid,
     points_tensor,
     squared_distances,
 )
 
 
-class BayesianLoss(nn.Module):
+class BayesianLoss(PerImageLoss):
     """Bayesian loss (Ma, Wei, Hong, Gong, ICCV 2019), as in the authors' released code.
 
     Each cell's density is shared among the annotations by the posterior of isotropic
@@ -63,13 +60,3 @@ class BayesianLoss(nn.Module):
             mass = torch.cat([mass, mass.new_zeros(1)])
         expected = (self.posterior(target, density_map) * density_map.reshape(1, -1)).sum(dim=1)
         return (mass - expected).abs().sum()
-
-    def forward(self, density: torch.Tensor, targets) -> torch.Tensor:
-        """Return the batch-mean Bayesian loss of ``density`` against ``targets``."""
-        targets = check_density(density, targets)
-        total = density.new_zeros(())
-        for index, target in enumerate(targets):
-            for channel, item in enumerate(channel_targets(target, density.shape[1], index)):
-                check_grid(item, density[index, channel], index)
-                total = total + self.image_loss(density[index, channel], item)
-        return total / density.shape[0]

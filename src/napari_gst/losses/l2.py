@@ -6,11 +6,10 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 from scipy.special import ndtr
-from torch import nn
 
 from ..errors import GSTError
 from ..transport.geometry import grid_shape_for
-from ._common import channel_targets, check_density, check_grid
+from ._common import PerImageLoss
 
 
 def adaptive_sigmas(
@@ -56,7 +55,7 @@ def blurred_dot_map(
     return (rows * weight[:, None]).T @ cols
 
 
-class L2DensityLoss(nn.Module):
+class L2DensityLoss(PerImageLoss):
     """Direct density regression: summed squared error against a blurred dot map.
 
     The target puts a Gaussian of the point's mass at every annotation (fixed ``sigma`` in
@@ -95,15 +94,9 @@ class L2DensityLoss(nn.Module):
             sigmas,  # type: ignore[attr-defined]
         )
 
-    def forward(self, density: torch.Tensor, targets) -> torch.Tensor:
-        """Return the batch-mean summed squared error of ``density`` against the dot maps."""
-        targets = check_density(density, targets)
-        total = density.new_zeros(())
-        for index, target in enumerate(targets):
-            for channel, item in enumerate(channel_targets(target, density.shape[1], index)):
-                check_grid(item, density[index, channel], index)
-                wanted = torch.as_tensor(
-                    self.target_map(item), dtype=density.dtype, device=density.device
-                )
-                total = total + ((density[index, channel] - wanted) ** 2).sum()
-        return total / density.shape[0]
+    def image_loss(self, density_map: torch.Tensor, target: object) -> torch.Tensor:
+        """Return the summed squared error of one (h, w) map against its blurred dot map."""
+        wanted = torch.as_tensor(
+            self.target_map(target), dtype=density_map.dtype, device=density_map.device
+        )
+        return ((density_map - wanted) ** 2).sum()

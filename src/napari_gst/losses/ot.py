@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..errors import GSTError
 from ._common import (
+    PerImageLoss,
     centres_tensor,
-    channel_targets,
-    check_density,
-    check_grid,
     points_tensor,
     squared_distances,
 )
@@ -55,7 +52,7 @@ def dot_map(target: object, like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(counts.reshape(grid), dtype=like.dtype, device=like.device)
 
 
-class OTLoss(nn.Module):
+class OTLoss(PerImageLoss):
     """DM-Count loss (Wang et al., NeurIPS 2020), as in the authors' released code.
 
     Per image: ``ot_weight * OT + count_weight * |sum(zeta) - n| + tv_weight * n * TV`` with
@@ -115,13 +112,3 @@ class OTLoss(nn.Module):
         if self.ot_weight:
             loss = loss + self.ot_weight * self.ot_term(density_map, target)
         return loss
-
-    def forward(self, density: torch.Tensor, targets) -> torch.Tensor:
-        """Return the batch-mean DM-Count loss of ``density`` against ``targets``."""
-        targets = check_density(density, targets)
-        total = density.new_zeros(())
-        for index, target in enumerate(targets):
-            for channel, item in enumerate(channel_targets(target, density.shape[1], index)):
-                check_grid(item, density[index, channel], index)
-                total = total + self.image_loss(density[index, channel], item)
-        return total / density.shape[0]
