@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .._archive import read_archive, write_archive
+
 FORMAT_VERSION = 1
+FORMAT_NAME = "napari-gst GaussianFit"
 
 
 @dataclass(frozen=True)
@@ -59,44 +61,25 @@ class GaussianFit:
 
     def save(self, path: str | Path) -> Path:
         """Write the fit as ``<path>.npz`` (arrays) + JSON metadata inside; returns the path."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
-            "format": "napari-gst GaussianFit",
+            "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "psnr": float(self.psnr),
             "image_shape": list(self.image_shape),
             "settings": self.settings,
         }
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(
-            tmp,
-            points=self.points,
-            sigmas=self.sigmas,
-            angles=self.angles,
-            colours=self.colours,
-            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-        )
-        tmp.replace(path)
-        return path
+        arrays = {
+            "points": self.points,
+            "sigmas": self.sigmas,
+            "angles": self.angles,
+            "colours": self.colours,
+        }
+        return write_archive(path, arrays, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> GaussianFit:
         """Read a fit written by :meth:`save` (no pickle is ever loaded)."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{path} is not a readable GaussianFit file: {error}") from error
-        try:
-            meta = json.loads(arrays.pop("meta").tobytes().decode())
-        except (KeyError, ValueError) as error:
-            raise ValueError(f"{path} has no valid GaussianFit metadata") from error
-        if meta.get("format") != "napari-gst GaussianFit":
-            raise ValueError(f"{path} is not a napari-gst GaussianFit file")
+        arrays, meta = read_archive(path, FORMAT_NAME, "GaussianFit")
         return cls(
             points=arrays["points"].astype(np.float64),
             sigmas=arrays["sigmas"].astype(np.float64),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..errors import GSTError
+from .._archive import read_archive, write_archive
 from .crop import crop_kernel_parts, flip_rows
 from .geometry import Gaussians
 
@@ -153,10 +152,6 @@ class TransportKernel:
 
     def save(self, path: str | Path) -> Path:
         """Write the kernel as ``<path>.npz`` (arrays + JSON metadata, no pickle); return it."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -165,33 +160,21 @@ class TransportKernel:
             "image_shape": list(self.image_shape),
             "settings": self.settings,
         }
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(
-            tmp,
-            data=self.matrix.data,
-            indices=self.matrix.indices,
-            indptr=self.matrix.indptr,
-            points=self.points,
-            mass=self.mass,
-            covariances=self.covariances,
-            ids=self.ids,
-            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-        )
-        tmp.replace(path)
-        return path
+        arrays = {
+            "data": self.matrix.data,
+            "indices": self.matrix.indices,
+            "indptr": self.matrix.indptr,
+            "points": self.points,
+            "mass": self.mass,
+            "covariances": self.covariances,
+            "ids": self.ids,
+        }
+        return write_archive(path, arrays, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> TransportKernel:
         """Read a kernel written by :meth:`save` (no pickle is ever loaded)."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-            meta = json.loads(arrays.pop("meta").tobytes().decode())
-        except (OSError, ValueError, KeyError) as error:
-            raise GSTError(f"{path} is not a readable TransportKernel file: {error}") from error
-        if meta.get("format") != FORMAT_NAME:
-            raise GSTError(f"{path} is not a napari-gst TransportKernel file")
+        arrays, meta = read_archive(path, FORMAT_NAME, "TransportKernel")
         n_cols = len(arrays["points"]) + 1
         n_rows = int(np.prod(meta["grid_shape"]))
         matrix = sp.csr_array(
