@@ -36,6 +36,9 @@ class TrainConfig:
     learning_rate, weight_decay : AdamW settings (peak rate of the cosine schedule; 1e-4:
         GST's L1 gradients do not shrink near the optimum, and 1e-3 left its counts noisy
         and biased low on VGG cells, docs/parts/bench-accuracy.md).
+    ema_decay : decay of the exponential moving average of the weights that is validated,
+        checkpointed and used for prediction (None: the raw training weights). GST's L1
+        gradients keep the raw weights jittering near the optimum; the average removes it.
     batch_size : crops per optimiser step.
     crop_size : side of the square random training crops, in pixels (rounded down to a
         multiple of the stride; images smaller than it are used whole).
@@ -65,6 +68,7 @@ class TrainConfig:
     max_minutes: float | None = 15.0
     learning_rate: float = 1e-4
     weight_decay: float = 1e-4
+    ema_decay: float | None = None
     batch_size: int = 4
     crop_size: int = 128
     scale_range: tuple[float, float] = (0.9, 1.1)
@@ -99,6 +103,12 @@ class TrainConfig:
             raise GSTError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.max_minutes is not None:
             _positive("max_minutes", self.max_minutes)
+        if self.ema_decay is not None and (
+            isinstance(self.ema_decay, bool)
+            or not isinstance(self.ema_decay, (int, float))
+            or not 0.0 < self.ema_decay < 1.0
+        ):
+            raise GSTError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}")
         self.scale_range = _pair("scale_range", self.scale_range)
         if self.sigma_range is not None:
             self.sigma_range = _pair("sigma_range", self.sigma_range)

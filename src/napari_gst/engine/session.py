@@ -21,6 +21,7 @@ from ..errors import GSTError
 from . import distributed
 from .checkpoint import load_checkpoint, read_metadata, unwrap
 from .config import TrainConfig
+from .ema import WeightAverage
 from .events import TrainEvent
 from .split import hold_out
 from .tasks import Task, make_task
@@ -46,6 +47,7 @@ class Session:
     val_items: list
     out_dir: Path
     split_note: str
+    ema: WeightAverage | None = None
     first_epoch: int = 1
     step: int = 0
     first_step: int = 0
@@ -60,6 +62,15 @@ class Session:
         label = describe_device(self.device)
         size = distributed.world_size()
         return f"{label} x {size} processes" if size > 1 else label
+
+    @property
+    def predictive_model(self) -> nn.Module:
+        """The weights that are validated, saved and predicted with: the average, if kept."""
+        return self.ema.model if self.ema is not None else unwrap(self.model)
+
+    def raw_weights(self) -> dict[str, torch.Tensor] | None:
+        """The training weights to store for resuming, when the checkpoint holds the average."""
+        return None if self.ema is None else unwrap(self.model).state_dict()
 
     @property
     def total_steps(self) -> int:
@@ -88,6 +99,8 @@ class Session:
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         self.optimiser.step()
+        if self.ema is not None:
+            self.ema.update(unwrap(self.model))
         return float(loss.detach())
 
     def metadata(self, *, epoch: int, val_mae: float) -> dict:
@@ -98,7 +111,7 @@ class Session:
         """
         from ..models import describe_model
 
-        model = unwrap(self.model)
+        model = self.predictive_model
         return {
             "model": describe_model(model),
             "task": self.config.task,
@@ -229,7 +242,11 @@ def _loader(dataset, task: Task) -> DataLoader:
 def _resume_progress(session: Session, resume: Path) -> None:
     """Load optimiser state, epoch and best metric from ``resume``'s ``last`` folder."""
     folder = resume / "last" if (resume / "last").is_dir() else resume
-    progress = load_training_state(folder, session.optimiser)
+    # The checkpoint's weights (already in the model and, if kept, the average) are the
+    # average when ema_decay is set; the raw training weights come from the training state.
+    progress = load_training_state(folder, session.optimiser, unwrap(session.model))
+    if session.ema is not None:
+        session.ema.updates = int(progress.get("ema_updates", session.ema.updates))
     session.first_epoch = int(progress["epoch"]) + 1
     session.step = session.first_step = int(progress["step"])
     session.best_mae = float(progress.get("best_mae", math.inf))
@@ -282,6 +299,7 @@ def open_session(
         val_items=val_list,
         out_dir=Path(out_dir),
         split_note=note,
+        ema=None if config.ema_decay is None else WeightAverage(model, config.ema_decay),
     )
     if resume is not None:
         _resume_progress(session, resume)

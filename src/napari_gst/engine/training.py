@@ -12,7 +12,7 @@ import torch
 
 from ..errors import Cancelled, GSTError
 from . import distributed
-from .checkpoint import save_checkpoint, unwrap
+from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .events import TrainEvent
 from .session import Session, open_session
@@ -124,25 +124,34 @@ def _run_epoch(
 def _validate(session: Session) -> float:
     """Return the task's selection metric (MAE, MRE) on the validation (else training) images."""
     items = session.val_items or session.train_items
-    return session.task.score(unwrap(session.model), items, session.device, session.normalisation)
+    return session.task.score(
+        session.predictive_model, items, session.device, session.normalisation
+    )
 
 
 def _preview(session: Session) -> np.ndarray:
     """Return the predicted (h, w) density of the first validation (or training) image."""
     item = (session.val_items or session.train_items)[0]
-    return session.task.preview(unwrap(session.model), item, session.device, session.normalisation)
+    return session.task.preview(
+        session.predictive_model, item, session.device, session.normalisation
+    )
 
 
 def _save(session: Session, epoch: int, val_mae: float) -> list[str]:
     """Write ``last`` (+ training state) and, if improved, ``best``; return the folders."""
     metadata = session.metadata(epoch=epoch, val_mae=val_mae)
-    written = [str(save_checkpoint(session.out_dir / "last", session.model, metadata))]
+    model = session.predictive_model
+    written = [str(save_checkpoint(session.out_dir / "last", model, metadata))]
     improved = val_mae < session.best_mae
     if improved:
         session.best_mae = val_mae
-        written.append(str(save_checkpoint(session.out_dir / "best", session.model, metadata)))
+        written.append(str(save_checkpoint(session.out_dir / "best", model, metadata)))
     progress = {"epoch": epoch, "step": session.step, "best_mae": session.best_mae}
-    save_training_state(session.out_dir / "last", session.optimiser, progress)
+    if session.ema is not None:
+        progress["ema_updates"] = session.ema.updates
+    save_training_state(
+        session.out_dir / "last", session.optimiser, progress, session.raw_weights()
+    )
     return written
 
 

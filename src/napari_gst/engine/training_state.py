@@ -13,6 +13,8 @@ from ..errors import GSTError
 from .checkpoint import STATE, _write_atomic, _write_json
 
 FORMAT = "napari-gst training state"
+# Key prefix of the raw training weights, stored when the checkpoint holds averaged weights.
+_WEIGHTS_PREFIX = "weights/"
 
 
 def _flatten_optimiser(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -40,12 +42,21 @@ def _unflatten_optimiser(tensors: dict[str, torch.Tensor], described: dict) -> d
 
 
 def save_training_state(
-    directory: str | Path, optimiser: torch.optim.Optimizer, progress: dict
+    directory: str | Path,
+    optimiser: torch.optim.Optimizer,
+    progress: dict,
+    weights: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write the optimiser state and ``progress`` (epoch, best metric, ...) into ``directory``."""
+    """Write the optimiser state and ``progress`` (epoch, best metric, ...) into ``directory``.
+
+    ``weights`` are the raw training weights, needed to resume when the checkpoint beside
+    this state holds the weight average instead (``ema_decay``).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors, described = _flatten_optimiser(optimiser.state_dict())
+    for name, value in (weights or {}).items():
+        tensors[_WEIGHTS_PREFIX + name] = value.detach().cpu().contiguous()
     # safetensors refuses an empty dict on some versions; a marker keeps the file valid.
     tensors = tensors or {"_empty": torch.zeros(0)}
     _write_atomic(directory / f"{STATE}.safetensors", lambda tmp: save_file(tensors, str(tmp)))
@@ -53,9 +64,15 @@ def save_training_state(
 
 
 def load_training_state(
-    directory: str | Path, optimiser: torch.optim.Optimizer | None = None
+    directory: str | Path,
+    optimiser: torch.optim.Optimizer | None = None,
+    model: torch.nn.Module | None = None,
 ) -> dict:
-    """Return the stored progress dict; load the optimiser state into ``optimiser`` if given."""
+    """Return the stored progress dict; load the optimiser state into ``optimiser`` if given.
+
+    With ``model`` given and raw training weights stored (runs with a weight average), those
+    weights are loaded into it, so training continues from where the optimiser left them.
+    """
     directory = Path(directory)
     described_path = directory / f"{STATE}.json"
     if not described_path.is_file():
@@ -68,6 +85,16 @@ def load_training_state(
     if described.get("format") != FORMAT:
         raise GSTError(f"{described_path} is not a napari-gst training state")
     tensors.pop("_empty", None)
+    weights = {
+        name[len(_WEIGHTS_PREFIX) :]: tensors.pop(name)
+        for name in list(tensors)
+        if name.startswith(_WEIGHTS_PREFIX)
+    }
+    if model is not None and weights:
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as error:
+            raise GSTError(f"the training weights in {directory} do not fit: {error}") from error
     if optimiser is not None:
         try:
             optimiser.load_state_dict(_unflatten_optimiser(tensors, described))
