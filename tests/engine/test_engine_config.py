@@ -26,6 +26,9 @@ def test_config_round_trips_through_json(tmp_path):
         ({"scale_range": (1.2, 0.8)}, "scale_range"),
         ({"val_fraction": 1.0}, "val_fraction"),
         ({"device": "tpu"}, "device"),
+        ({"normalisation": {"method": "zscore"}}, "normalisation method"),
+        ({"normalisation": {"gamma": 2}}, "normalisation spec has unknown keys"),
+        ({"normalisation": "dtype"}, "normalisation must be a dict"),
     ],
 )
 def test_bad_settings_name_the_setting(settings, named):
@@ -44,3 +47,21 @@ def test_auto_device_is_cuda_only_when_available():
     if not torch.cuda.is_available():
         with pytest.raises(GSTError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_normalisation_setting_reaches_the_checkpoint(tmp_path):
+    from napari_gst.data import make_cells_dataset
+    from napari_gst.engine import load_checkpoint, train
+
+    config = TrainConfig(
+        loss="l2",
+        epochs=1,
+        model_options={"width": 4, "depth": 2},
+        stride=2,
+        crop_size=32,
+        device="cpu",
+        max_minutes=None,
+        normalisation={"method": "dtype"},
+    )
+    list(train(config, make_cells_dataset(4, seed=1, shape=(40, 40)), out_dir=tmp_path))
+    assert load_checkpoint(tmp_path / "best").normalisation["method"] == "dtype"

@@ -17,6 +17,11 @@ from ..splat import GaussianFit
 from .annotations import AnnotatedImage
 from .normalise import Normalisation
 
+# The Gaussians are fitted to each image stretched by its own percentiles, whatever the
+# network's normalisation: the fit describes where the image's mass lies, not its absolute
+# brightness, and a change of the network's normalisation must not invalidate cached fits.
+FIT_NORMALISATION = Normalisation()
+
 # While waiting for worker processes, look at the stop flag at least this often (seconds).
 _POLL_SECONDS = 0.5
 
@@ -144,7 +149,8 @@ class FittedImages:
     """``prepare`` and ``fit`` for torch datasets whose samples need each image's Gaussian fit.
 
     Mixed into ``DensityDataset`` and ``LandmarkDataset``; expects the attributes ``items``,
-    ``normalisation``, ``cache_dir``, ``fit_kwargs``, a ``_fits`` dict and ``_needs_fits()``.
+    ``cache_dir``, ``fit_kwargs``, a ``_fits`` dict and ``_needs_fits()``. Images are fitted
+    as :data:`FIT_NORMALISATION` scales them, independent of the network's normalisation.
     """
 
     def prepare(
@@ -160,7 +166,7 @@ class FittedImages:
         missing = [index for index in range(len(self.items)) if index not in self._fits]
         fits = precompute_fits(
             [self.items[index] for index in missing],
-            normalisation=self.normalisation,
+            normalisation=FIT_NORMALISATION,
             cache_dir=self.cache_dir,
             fit_kwargs=self.fit_kwargs,
             workers=workers,
@@ -173,6 +179,6 @@ class FittedImages:
         """Return the Gaussian fit of image ``index`` (computed or read from cache once)."""
         if index not in self._fits:
             item = self.items[index]
-            image = fit_input(item.image, self.normalisation)
+            image = fit_input(item.image, FIT_NORMALISATION)
             self._fits[index] = fit_image(image, item.points, self.cache_dir, self.fit_kwargs)
         return self._fits[index]

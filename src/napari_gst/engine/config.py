@@ -13,6 +13,9 @@ TASKS = ("count", "landmarks")
 LOSSES = ("gst", "bayesian", "ot", "l2")
 # Landmark targets exist for GST kernels and, as the baseline, L2 heatmaps.
 LANDMARK_LOSSES = ("gst", "l2")
+# Counting's values of the settings whose default depends on the task (None in TrainConfig);
+# the landmark task's are in napari_gst.landmarks.training_defaults.
+COUNT_DEFAULTS = {"learning_rate": 1e-4, "warmup_fraction": 0.0}
 
 
 @dataclass
@@ -33,15 +36,24 @@ class TrainConfig:
     loss : "gst" (default), "bayesian", "ot" or "l2"; ``loss_options`` go to ``make_loss``.
     epochs : passes over the training images; ``max_minutes`` stops earlier (None: no limit;
         the time counts from the first step, after the one-off Gaussian fits).
-    learning_rate, weight_decay : AdamW settings (peak rate of the cosine schedule; 1e-4:
-        GST's L1 gradients do not shrink near the optimum, and 1e-3 left its counts noisy
-        and biased low on VGG cells, docs/parts/bench-accuracy.md).
+    learning_rate, weight_decay : AdamW settings (peak rate of the cosine schedule; None: the
+        task's default, 1e-4 for counting: GST's L1 gradients do not shrink near the optimum,
+        and 1e-3 left its counts noisy and biased low on VGG cells,
+        docs/parts/bench-accuracy.md; 2e-3 for landmarks, see
+        ``napari_gst.landmarks.training_defaults``).
+    warmup_fraction : share of the run over which the learning rate rises linearly from
+        1/25 of its peak before the cosine decay (None: the task's default, 0 for counting,
+        0.05 for landmarks, whose channels collapse when the first steps take the peak rate).
     ema_decay : decay of the exponential moving average of the weights that is validated,
         checkpointed and used for prediction (None: the raw training weights). GST's L1
         gradients keep the raw weights jittering near the optimum; the average removes it.
     batch_size : crops per optimiser step.
     crop_size : side of the square random training crops, in pixels (rounded down to a
         multiple of the stride; images smaller than it are used whole).
+    normalisation : how images are scaled for the network, as ``Normalisation.to_dict()``
+        keys ({} : per-image percentiles 1 .. 99.8; {"method": "dtype"} keeps absolute
+        brightness, which matters when crowding changes an image's brightest pixels);
+        stored with the model and applied again at prediction.
     scale_range : random rescale factors (low, high) applied before cropping.
     flip : random flips; None (default) picks the task's default: horizontal and vertical
         flips for counting; for landmarks, left-right mirrors only, and only when a
@@ -66,11 +78,13 @@ class TrainConfig:
     loss_options: dict = field(default_factory=dict)
     epochs: int = 200
     max_minutes: float | None = 15.0
-    learning_rate: float = 1e-4
+    learning_rate: float | None = None
+    warmup_fraction: float | None = None
     weight_decay: float = 1e-4
     ema_decay: float | None = None
     batch_size: int = 4
     crop_size: int = 128
+    normalisation: dict = field(default_factory=dict)
     scale_range: tuple[float, float] = (0.9, 1.1)
     flip: bool | None = None
     sigma_range: tuple[float, float] | None = None
@@ -98,7 +112,11 @@ class TrainConfig:
                 raise GSTError(f"{name} must be a positive integer, got {value!r}")
         if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
             raise GSTError(f"stride must be a positive integer or None, got {self.stride!r}")
+        self._fill_task_defaults()
         _positive("learning_rate", self.learning_rate)
+        warmup = self.warmup_fraction
+        if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < 1:
+            raise GSTError(f"warmup_fraction must be in [0, 1), got {warmup!r}")
         if self.weight_decay < 0:
             raise GSTError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.max_minutes is not None:
@@ -110,11 +128,22 @@ class TrainConfig:
         ):
             raise GSTError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}")
         self.scale_range = _pair("scale_range", self.scale_range)
+        self.make_normalisation()  # raises on unknown keys or bad percentiles
         if self.sigma_range is not None:
             self.sigma_range = _pair("sigma_range", self.sigma_range)
         if not 0.0 <= self.val_fraction < 1.0:
             raise GSTError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
         self._validate_task()
+
+    def _fill_task_defaults(self) -> None:
+        """Replace the settings left at None by the task's defaults (``COUNT_DEFAULTS`` or the landmarks')."""
+        if self.task == "landmarks":
+            from ..landmarks.training_defaults import LANDMARK_TRAINING_DEFAULTS as defaults
+        else:
+            defaults = COUNT_DEFAULTS
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
 
     def _validate_task(self) -> None:
         """Check the task-specific settings; resolve ``flip=None`` to the task's default."""
@@ -144,6 +173,20 @@ class TrainConfig:
                 "flip=True for landmarks needs flip_map: a mirror swaps left and right "
                 "landmarks (flip_map={} if none changes identity), or set flip=False"
             )
+
+    def make_normalisation(self):
+        """Return the ``napari_gst.data.Normalisation`` described by ``normalisation``."""
+        from ..data.normalise import Normalisation  # numpy-only import
+
+        if not isinstance(self.normalisation, dict):
+            raise GSTError(
+                f"normalisation must be a dict of Normalisation settings, got "
+                f"{type(self.normalisation).__name__}"
+            )
+        try:
+            return Normalisation.from_dict(self.normalisation)
+        except TypeError as error:
+            raise GSTError(f"bad normalisation settings: {error}") from error
 
     def to_dict(self) -> dict:
         """Return the settings as a JSON-able dict."""

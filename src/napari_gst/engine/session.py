@@ -261,8 +261,6 @@ def open_session(
     stop: Callable[[], bool],
 ) -> Iterator[TrainEvent]:
     """Prepare a run (yielding "fitting" events while targets are built); return its Session."""
-    from ..data import Normalisation
-
     if len(train_items) == 0:
         raise GSTError("no training images: the dataset is empty")
     task = make_task(config)
@@ -280,7 +278,7 @@ def open_session(
         train_list, val_list, note = hold_out(
             train_items, config.val_fraction, config.min_val_images, config.seed
         )
-    normalisation = Normalisation()
+    normalisation = config.make_normalisation()
     model = _build_model(config, task, _channels(train_list), resume).to(device)
     dataset = yield from _shared_fit_dataset(task, train_list, normalisation, model, out_dir, stop)
     optimiser = torch.optim.AdamW(
