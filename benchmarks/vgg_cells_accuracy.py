@@ -79,15 +79,32 @@ def validation_split(items: list, n_train: int, draw: int) -> tuple[list, list]:
     return train_items, sorted(others, key=lambda item: item.name)
 
 
+def make_config(args, loss: str, draw: int) -> TrainConfig:
+    """Return the training settings of one run: the TrainConfig defaults plus the options."""
+    return TrainConfig(
+        loss=loss,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        sigma_range=None if args.sigma_range is None else tuple(args.sigma_range),
+        max_minutes=args.max_minutes,
+        device=args.device,
+        seed=draw,
+        cache_dir=str(args.runs_dir / "fits"),  # fits are shared by every loss and draw
+    )
+
+
 def settings(args) -> dict:
-    """Return the training settings a result depends on besides loss, N and draw."""
-    return {
-        "epochs": args.epochs,
-        "learning_rate": args.learning_rate,
-        "batch_size": args.batch_size,
-        "sigma_range": None if args.sigma_range is None else list(args.sigma_range),
-        "score_on": args.score_on,
-    }
+    """Return the training settings a result depends on besides loss, N and draw.
+
+    Every TrainConfig field counts (so a change of the library's defaults starts new runs
+    instead of reusing rows trained with the old ones), except the per-run loss and seed and
+    where fits are cached.
+    """
+    config = make_config(args, "gst", 0).to_dict()
+    for key in ("loss", "seed", "cache_dir", "device"):
+        config.pop(key)
+    return {**config, "score_on": args.score_on}
 
 
 def run_key(loss: str, n_train: int, draw: int, run_settings: dict) -> tuple:
@@ -113,17 +130,7 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
     """Train one loss on one draw, score it on the test images; return the result row."""
     choose = validation_split if args.score_on == "validation" else split
     train_items, test_items = choose(items, n_train, draw)
-    config = TrainConfig(
-        loss=loss,
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        sigma_range=None if args.sigma_range is None else tuple(args.sigma_range),
-        max_minutes=args.max_minutes,
-        device=args.device,
-        seed=draw,
-        cache_dir=str(args.runs_dir / "fits"),  # fits are shared by every loss and draw
-    )
+    config = make_config(args, loss, draw)
     # One folder per settings: a run with other settings never reuses another's checkpoints.
     tag = hashlib.sha1(json.dumps(settings(args), sort_keys=True).encode()).hexdigest()[:8]
     out_dir = args.runs_dir / f"{loss}_n{n_train}_d{draw}_{tag}"
@@ -170,20 +177,32 @@ def summarise(rows: list[dict], losses, sizes) -> list[dict]:
                         "draws": len(runs),
                         "mae_mean": float(maes.mean()),
                         "mae_std": float(maes.std()),
+                        "rmse_mean": float(np.mean([r["rmse"] for r in runs])),
+                        "bias_mean": float(np.mean([r.get("bias", np.nan) for r in runs])),
+                        "f1_mean": float(np.mean([r["f1"] for r in runs])),
                         "train_minutes": float(np.mean([r["train_minutes"] for r in runs])),
                     }
                 )
+    for row in table:  # each loss's MAE relative to GST's on the same N
+        gst = [r for r in table if r["loss"] == "gst" and r["n_train"] == row["n_train"]]
+        row["mae_vs_gst"] = row["mae_mean"] / gst[0]["mae_mean"] if gst else None
     return table
 
 
 def print_table(table: list[dict]) -> None:
     """Print the summary as a Markdown table."""
-    print("| N | loss | draws | test MAE (mean +- std) | train min/draw |")
-    print("|---|---|---|---|---|")
+    print(
+        "| N | loss | draws | test MAE (mean +- std) | MAE / GST's | RMSE | bias | F1 (5 px) "
+        "| train min/draw |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in table:
+        ratio = "-" if row["mae_vs_gst"] is None else f"{row['mae_vs_gst']:.2f}"
         print(
             f"| {row['n_train']} | {row['loss']} | {row['draws']} | "
-            f"{row['mae_mean']:.2f} +- {row['mae_std']:.2f} | {row['train_minutes']:.1f} |"
+            f"{row['mae_mean']:.2f} +- {row['mae_std']:.2f} | {ratio} | "
+            f"{row['rmse_mean']:.2f} | {row['bias_mean']:+.2f} | {row['f1_mean']:.2f} | "
+            f"{row['train_minutes']:.1f} |"
         )
 
 
@@ -197,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     items = load_dataset(args.data, "dots")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     finished = done_runs(args.results)
-    for n_train in args.n_train:
-        for draw in range(args.draws):
+    # Draws outermost: an interrupted run leaves whole draws (every N and loss) finished.
+    for draw in range(args.draws):
+        for n_train in args.n_train:
             for loss in args.losses:
                 key = run_key(loss, n_train, draw, settings(args))
                 if key in finished:
