@@ -29,6 +29,9 @@ def test_config_round_trips_through_json(tmp_path):
         ({"normalisation": {"method": "zscore"}}, "normalisation method"),
         ({"normalisation": {"gamma": 2}}, "normalisation spec has unknown keys"),
         ({"normalisation": "dtype"}, "normalisation must be a dict"),
+        ({"kernel_options": {"gamma": 1}}, "unknown kernel_options gamma"),
+        ({"kernel_options": {"beta": 0}}, "beta"),
+        ({"kernel_options": {"background": "no"}}, "background"),
     ],
 )
 def test_bad_settings_name_the_setting(settings, named):
@@ -65,3 +68,16 @@ def test_normalisation_setting_reaches_the_checkpoint(tmp_path):
     )
     list(train(config, make_cells_dataset(4, seed=1, shape=(40, 40)), out_dir=tmp_path))
     assert load_checkpoint(tmp_path / "best").normalisation["method"] == "dtype"
+
+
+def test_kernel_options_reach_the_kernel_builder():
+    from napari_gst.engine.tasks import _kernel_kwargs
+
+    config = TrainConfig(
+        kernel_options={"beta": 0.005, "background_distance": 2.0}, sigma_range=(3, 9)
+    )
+    assert _kernel_kwargs(config) == {
+        "beta": 0.005,
+        "background_distance": 2.0,
+        "sigma_range": (3.0, 9.0),
+    }

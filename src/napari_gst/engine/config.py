@@ -13,6 +13,8 @@ TASKS = ("count", "landmarks")
 LOSSES = ("gst", "bayesian", "ot", "l2")
 # Landmark targets exist for GST kernels and, as the baseline, L2 heatmaps.
 LANDMARK_LOSSES = ("gst", "l2")
+# build_kernel options a config may set besides sigma_range (which has its own field).
+KERNEL_OPTIONS = ("beta", "background_distance", "background", "cutoff")
 # Counting's values of the settings whose default depends on the task (None in TrainConfig);
 # the landmark task's are in napari_gst.landmarks.training_defaults.
 COUNT_DEFAULTS = {"learning_rate": 1e-4, "warmup_fraction": 0.0}
@@ -60,6 +62,9 @@ class TrainConfig:
         ``flip_map`` is given (a mirror turns a left landmark into a right one).
     sigma_range : (min, max) Gaussian scales for the transport kernel, in pixels
         (None: the kernel's default, stride .. 2.5 x stride).
+    kernel_options : further ``build_kernel`` options of the GST kernel: ``beta`` (background
+        prior, default 0.015), ``background_distance`` (c, default 3), ``background``
+        (include the background column, default True), ``cutoff`` (truncation, default 6).
     device : "auto", "cpu" or "cuda".
     seed : seeds Python, numpy and torch (crops, flips, initial weights).
     val_fraction : share of the training images held out for validation when no validation
@@ -88,6 +93,7 @@ class TrainConfig:
     scale_range: tuple[float, float] = (0.9, 1.1)
     flip: bool | None = None
     sigma_range: tuple[float, float] | None = None
+    kernel_options: dict = field(default_factory=dict)
     device: str = "auto"
     seed: int = 0
     val_fraction: float = 0.15
@@ -129,6 +135,7 @@ class TrainConfig:
             raise GSTError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}")
         self.scale_range = _pair("scale_range", self.scale_range)
         self.make_normalisation()  # raises on unknown keys or bad percentiles
+        _check_kernel_options(self.kernel_options)
         if self.sigma_range is not None:
             self.sigma_range = _pair("sigma_range", self.sigma_range)
         if not 0.0 <= self.val_fraction < 1.0:
@@ -215,6 +222,23 @@ class TrainConfig:
         if not isinstance(values, dict):
             raise GSTError(f"{path} must hold a JSON object of training settings")
         return cls.from_dict(values)
+
+
+def _check_kernel_options(options: object) -> None:
+    """Raise a GSTError naming an unknown or out-of-range ``build_kernel`` option."""
+    if not isinstance(options, dict):
+        raise GSTError(f"kernel_options must be a dict, got {type(options).__name__}")
+    unknown = sorted(set(options) - set(KERNEL_OPTIONS))
+    if unknown:
+        raise GSTError(
+            f"unknown kernel_options {', '.join(unknown)}; known: {', '.join(KERNEL_OPTIONS)}"
+        )
+    for name in ("beta", "background_distance", "cutoff"):
+        if name in options:
+            _positive(f"kernel_options[{name!r}]", options[name])
+    if "background" in options and not isinstance(options["background"], bool):
+        value = options["background"]
+        raise GSTError(f"kernel_options['background'] must be true or false, got {value!r}")
 
 
 def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:

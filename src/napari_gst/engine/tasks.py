@@ -56,7 +56,10 @@ class Task(Protocol):
 
 def _kernel_kwargs(config: TrainConfig) -> dict:
     """Return the ``build_kernel`` options the config asks for."""
-    return {} if config.sigma_range is None else {"sigma_range": config.sigma_range}
+    options = dict(config.kernel_options)
+    if config.sigma_range is not None:
+        options["sigma_range"] = config.sigma_range
+    return options
 
 
 class CountTask:
