@@ -27,6 +27,26 @@ def test_default_schedule_is_in_strides():
     assert SigmaSchedule((6, 10), (4, 4), epochs=0).at(0) == (4.0, 4.0)
 
 
+def test_on_the_progress_clock_the_schedule_narrows_over_its_share_of_the_run():
+    schedule = SigmaSchedule(wide=(4.0, 16.0), tight=(1.0, 4.0), epochs=10, share=0.5)
+    assert schedule.at_progress(0.0) == pytest.approx((4.0, 16.0))
+    assert schedule.at_progress(0.25) == pytest.approx((2.0, 8.0))  # half of the narrowing
+    assert schedule.at_progress(0.5) == schedule.at_progress(1.0) == (1.0, 4.0)
+    assert SigmaSchedule((6, 10), (4, 4), epochs=5, share=0).at_progress(0.0) == (4.0, 4.0)
+
+
+def test_reported_progress_replaces_the_epoch_clock(hands, hand_fits):
+    dataset = LandmarkDataset(
+        hands.images[:1], hands.landmarks[:1], hands.landmark_set, stride=4,
+        fits=hand_fits[:1], sigma_schedule=default_sigma_schedule(4, epochs=100),
+    )  # fmt: skip
+    dataset.set_epoch(1)
+    assert dataset.sigma_range()[1] > 9.0  # 1 of 100 epochs: still wide
+    dataset.set_progress(0.5)  # what the engine reports half-way through a run
+    assert dataset.sigma_range() == (2.0, 2.0)
+    assert dataset[0]["target"][0].n_points == 1
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -35,6 +55,7 @@ def test_default_schedule_is_in_strides():
         ({"wide": (4, 4), "tight": "x", "epochs": 3}, "tight"),
         ({"wide": (4, 4), "tight": (1, 1), "epochs": -1}, "epochs"),
         ({"wide": (4, 4), "tight": (1, 1), "epochs": 2.5}, "epochs"),
+        ({"wide": (4, 4), "tight": (1, 1), "epochs": 2, "share": 1.5}, "share"),
     ],
 )
 def test_bad_schedules_are_named(options, message):

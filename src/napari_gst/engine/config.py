@@ -143,7 +143,7 @@ class TrainConfig:
         self._validate_task()
 
     def _fill_task_defaults(self) -> None:
-        """Replace the settings left at None by the task's defaults (``COUNT_DEFAULTS`` or the landmarks')."""
+        """Replace the settings left at None by the task's defaults (counting's or landmarks')."""
         if self.task == "landmarks":
             from ..landmarks.training_defaults import LANDMARK_TRAINING_DEFAULTS as defaults
         else:

@@ -47,15 +47,17 @@ class LandmarkTask:
         """Return a ``LandmarkDataset`` of one-point kernels (GST) or heatmaps (l2).
 
         Without ``config.sigma_range`` the kernel clamp narrows from 1.5..2.5 stride to
-        sigma = stride / 2 over the first half of the epochs (``default_sigma_schedule``); a
-        ``sigma_range`` fixes the clamp for the whole run.
+        sigma = stride / 2 over the first half of the run (``default_sigma_schedule``, driven
+        by the training loop through ``set_progress`` with the learning rate's progress, so a
+        run cut short by ``max_minutes`` narrows on time); a ``sigma_range`` fixes the clamp
+        for the whole run.
         """
         from ..landmarks.dataset import LandmarkDataset
         from ..landmarks.schedule import default_sigma_schedule
 
         config = self.config
         kernel_kwargs = {} if config.sigma_range is None else {"sigma_range": config.sigma_range}
-        # Half the epochs: a run cut short by max_minutes still trains on the tight kernels.
+        # The epoch length applies only until the loop first reports its progress.
         schedule = default_sigma_schedule(stride, max(1, config.epochs // 2))
         return LandmarkDataset.from_items(
             items,

@@ -21,6 +21,8 @@ from .training_state import save_training_state
 # An event per optimiser step would flood a widget on fast GPUs; steps closer together than
 # this are merged (the last step of an epoch is always reported).
 _STEP_EVENT_INTERVAL_S = 0.2
+# A warm-up (config.warmup_fraction) starts at this share of the peak learning rate.
+_WARMUP_START = 0.04
 
 
 class _Clock:
@@ -50,11 +52,23 @@ class _Clock:
 
 
 def _learning_rate(config: TrainConfig, progress: float) -> float:
-    """Return the cosine-annealed learning rate at ``progress`` in [0, 1] of the run."""
+    """Return the learning rate at ``progress`` in [0, 1]: linear warm-up, then cosine decay."""
     # Progress is the larger of the epoch and time fractions, so a run cut short by
     # max_minutes still anneals to a small rate before it ends.
-    floor = 0.02 * config.learning_rate
-    return floor + (config.learning_rate - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1)))
+    progress, peak, warmup = min(progress, 1.0), config.learning_rate, config.warmup_fraction
+    if progress < warmup:
+        return peak * (_WARMUP_START + (1 - _WARMUP_START) * progress / warmup)
+    floor = 0.02 * peak
+    annealed = (progress - warmup) / (1 - warmup)
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * annealed))
+
+
+def _progress(session: Session, clock: _Clock) -> float:
+    """Return the share of the run done: the larger of the step and time fractions."""
+    progress = max(session.step / session.total_steps, 0.0)
+    if clock.budget_s:
+        progress = max(progress, clock.elapsed / clock.budget_s)
+    return progress
 
 
 def _seed(seed: int) -> None:
@@ -87,6 +101,11 @@ def _run_epoch(
     session.sampler_epoch(epoch)
     totals: dict[str, float] = {}
     steps, last_report = 0, 0.0
+    # Datasets whose targets change over the run (the landmark kernel schedule) follow the
+    # learning rate's clock: each batch is built at the progress its step's rate uses.
+    set_progress = getattr(session.loader.dataset, "set_progress", None)
+    if set_progress is not None:
+        set_progress(_progress(session, clock))
     for batch in session.loader:
         if distributed.any_rank(stop(), session.device):
             session.stopped = True
@@ -94,14 +113,14 @@ def _run_epoch(
         if distributed.any_rank(clock.out_of_time(), session.device):
             session.out_of_time = True
             break
-        progress = max(session.step / session.total_steps, 0.0)
-        if clock.budget_s:
-            progress = max(progress, clock.elapsed / clock.budget_s)
+        progress = _progress(session, clock)
         for group in session.optimiser.param_groups:
             group["lr"] = _learning_rate(config, progress)
         loss = session.train_step(batch)
         steps += 1
         session.step += 1
+        if set_progress is not None:
+            set_progress(_progress(session, clock))  # for the next batch
         totals["loss"] = totals.get("loss", 0.0) + loss
         now = clock.elapsed
         if now - last_report >= _STEP_EVENT_INTERVAL_S or steps == len(session.loader):

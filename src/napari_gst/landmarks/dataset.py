@@ -69,7 +69,8 @@ class LandmarkDataset(FittedImages, Dataset):
     fits : precomputed joint fits (:func:`napari_gst.landmarks.kernels.fit_landmarks`).
     fit_kwargs, kernel_kwargs : options of ``fit_gaussians`` and ``build_kernel``. A
         ``kernel_kwargs["sigma_range"]`` fixes the kernel scale clamp and replaces the schedule.
-    sigma_schedule : the kernel scale clamp per epoch (``set_epoch``); default
+    sigma_schedule : the kernel scale clamp per epoch (``set_epoch``), or per share of the run
+        once ``set_progress`` has been called (the engine does, every step); default
         ``default_sigma_schedule(stride, DEFAULT_TIGHTEN_EPOCHS)``: 1.5..2.5 stride narrowing
         to sigma = stride / 2 (see ``napari_gst.landmarks.schedule``). Evaluation samples
         (``train=False``) use its final clamp.
@@ -119,6 +120,7 @@ class LandmarkDataset(FittedImages, Dataset):
             self.stride, DEFAULT_TIGHTEN_EPOCHS
         )
         self.cache_dir, self.seed, self.train, self.epoch = cache_dir, int(seed), bool(train), 0
+        self.progress: float | None = None  # share of the run done; None: the epoch clock
         names = list(names) if names is not None else [f"{i:04d}" for i in range(len(images))]
         self.landmarks = [self._checked(array, i) for i, array in enumerate(landmarks)]
         # The fit input: present landmarks in channel order (fit row k = k-th present channel).
@@ -158,6 +160,15 @@ class LandmarkDataset(FittedImages, Dataset):
         """Make the augmentation depend on ``epoch`` (as ``DensityDataset.set_epoch``)."""
         self.epoch = int(epoch)
 
+    def set_progress(self, progress: float) -> None:
+        """Drive the kernel schedule by the share of the run done (0..1) instead of the epoch.
+
+        The engine calls this every step with the fraction its learning rate follows (the
+        larger of the step and time fractions), so a run that ``max_minutes`` cuts short
+        narrows its kernels on time, as its learning rate anneals on time.
+        """
+        self.progress = float(progress)
+
     def _needs_fits(self) -> bool:
         """Return whether samples carry GST kernels (heatmap targets need no fit)."""
         return self.target == "gst"
@@ -196,8 +207,11 @@ class LandmarkDataset(FittedImages, Dataset):
         """Return the kernel scale clamp (min, max) in pixels of the current epoch."""
         if "sigma_range" in self.kernel_kwargs:
             return tuple(self.kernel_kwargs["sigma_range"])  # type: ignore[return-value]
-        epoch = self.epoch if self.train else self.sigma_schedule.epochs
-        return self.sigma_schedule.at(epoch)
+        if not self.train:
+            return self.sigma_schedule.tight
+        if self.progress is not None:
+            return self.sigma_schedule.at_progress(self.progress)
+        return self.sigma_schedule.at(self.epoch)
 
     def _kernels(self, index: int, plan: SamplePlan) -> list[TransportKernel]:
         """Return the L kernels of image ``index`` under ``plan`` (channel order after a flip)."""
