@@ -61,7 +61,9 @@ def test_checkpoints_hold_the_average_and_the_state_the_raw_weights(items, tmp_p
     list(train(TrainConfig(**TINY, epochs=2, ema_decay=0.9), items, out_dir=tmp_path))
     saved = load_file(str(tmp_path / "last" / "model.safetensors"))
     raw = load_file(str(tmp_path / "last" / "training_state.safetensors"))
-    raw = {key[len("weights/") :]: value for key, value in raw.items() if key.startswith("weights/")}
+    raw = {
+        key[len("weights/") :]: value for key, value in raw.items() if key.startswith("weights/")
+    }
     assert set(raw) == set(saved)
     # After a few steps the average lags the training weights: they must differ.
     assert any(not np.array_equal(saved[key], raw[key]) for key in saved)

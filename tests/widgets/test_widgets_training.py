@@ -107,6 +107,17 @@ def test_controls_start_at_the_documented_defaults(viewer, dock):
     assert config.learning_rate == pytest.approx(1e-3) and config.max_minutes is None
 
 
+def test_landmark_task_starts_at_the_landmark_learning_rate(viewer, dock):
+    widget = dock(viewer, "Training")
+    widget.task.task.setCurrentText("landmarks")
+    assert widget.settings().learning_rate == pytest.approx(2e-3)
+    widget.task.task.setCurrentText("count")
+    assert widget.settings().learning_rate == pytest.approx(1e-3)
+    widget.learning_rate.setValue(5e-4)  # a value the user chose is kept
+    widget.task.task.setCurrentText("landmarks")
+    assert widget.settings().learning_rate == pytest.approx(5e-4)
+
+
 def test_device_choice_shows_what_was_detected(viewer, dock):
     widget = dock(viewer, "Training")
 

@@ -29,6 +29,7 @@ from ..engine import TrainConfig, load_checkpoint, resolve_device, save_checkpoi
 from ..engine.checkpoint import read_metadata
 from ..engine.config import LOSSES
 from ..errors import GSTError
+from ..landmarks.training_defaults import LANDMARK_TRAINING_DEFAULTS
 from ..models import MODELS
 from ._landmark_controls import LandmarkControls, chosen_landmarks
 from ._notify import report_error
@@ -40,6 +41,10 @@ from ._state import session_state, unwrap_viewer
 from ._tasks import Outcome, TaskControls
 
 PREVIEW_LAYER = "training preview"
+# The dock's starting learning rate per task. Counting: higher than TrainConfig's 1e-4 on
+# purpose, since the dock's default is a short interactive run (20 epochs on a few images)
+# where 1e-4 barely moves. Landmarks: the engine's landmark default (with its warm-up).
+DOCK_LEARNING_RATES = {"count": 1e-3, "landmarks": LANDMARK_TRAINING_DEFAULTS["learning_rate"]}
 
 
 @dataclass
@@ -49,9 +54,7 @@ class TrainingSettings:
     model: str = "unet"
     loss: str = "gst"
     epochs: int = 20
-    # Higher than TrainConfig's 1e-4 on purpose: the dock's default is a short interactive run
-    # (20 epochs on a few images) where 1e-4 barely moves; long runs use the CLI defaults.
-    learning_rate: float = 1e-3
+    learning_rate: float = DOCK_LEARNING_RATES["count"]
     crop_size: int = 128
     device: str = "auto"
     fit_iterations: int | None = None
@@ -101,7 +104,7 @@ class TrainingWidget(QWidget):
         self.learning_rate = QDoubleSpinBox()
         # Decimals first: a QDoubleSpinBox rounds its range and value to its decimals (2).
         self.learning_rate.setDecimals(7)
-        _spin(self.learning_rate, 1e-7, 1.0, 1e-3)
+        _spin(self.learning_rate, 1e-7, 1.0, DOCK_LEARNING_RATES["count"])
         self.learning_rate.setSingleStep(1e-4)
         self.crop_size = _spin(QSpinBox(), 16, 4096, 128)
         self.crop_size.setSingleStep(16)
@@ -150,6 +153,12 @@ class TrainingWidget(QWidget):
         self.resume_button.clicked.connect(lambda: self.start(resume=True))
         self.save_button.clicked.connect(self._ask_save)
         self.load_button.clicked.connect(self._ask_load)
+        self.task.task.currentTextChanged.connect(self._apply_task_defaults)
+
+    def _apply_task_defaults(self, task: str) -> None:
+        """Switch the learning rate to the new task's default unless the user changed it."""
+        if self.learning_rate.value() in DOCK_LEARNING_RATES.values():
+            self.learning_rate.setValue(DOCK_LEARNING_RATES.get(task, DOCK_LEARNING_RATES["count"]))
 
     def settings(self) -> TrainingSettings:
         """Return the settings shown in the controls (reads the landmark names file, if any)."""
