@@ -28,6 +28,9 @@ from napari_gst.engine import TrainConfig, evaluate, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "vgg_cells"
 LOSSES = ("gst", "l2", "bayesian", "ot")
+# Settings added to TrainConfig after rows of the full protocol were written, with the value
+# those runs used (the field's default, which reproduces the behaviour before it existed).
+NEW_SETTING_DEFAULTS = {"kernel_options": {}}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -121,6 +124,10 @@ def done_runs(path: Path) -> dict[tuple, dict]:
                 row = json.loads(line)
                 # Rows written before settings were recorded ran at the then-defaults.
                 recorded = row.get("settings", {"epochs": row["epochs"]})
+                if "warmup_fraction" in recorded:
+                    # A setting added to TrainConfig after the row was written ran at the
+                    # value that reproduces the old behaviour: its default.
+                    recorded = {**NEW_SETTING_DEFAULTS, **recorded}
                 row_settings = {"score_on": "test", **recorded}
                 runs[run_key(row["loss"], row["n_train"], row["draw"], row_settings)] = row
     return runs
