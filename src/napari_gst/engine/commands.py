@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import GSTError
-from .config import TrainConfig
+from .config import TrainConfig, read_settings_file
 from .landmark_commands import (
     landmark_settings,
     load_items,
@@ -73,7 +73,7 @@ def _config_from_args(args: argparse.Namespace, items: list, found: dict) -> Tra
     """Return the training settings: the --config file (if any) overridden by the options."""
     # The file's own keys only: a round trip through TrainConfig would fill in defaults
     # resolved for its task (e.g. flips for counting) that --task landmarks must not inherit.
-    values = _settings_file(args.config) if args.config else {}
+    values = read_settings_file(args.config) if args.config else {}
     # --landmarks or an ISBI folder imply the landmark task unless --task says otherwise.
     task = args.task or values.get("task") or ("landmarks" if args.landmarks or found else None)
     if task == "landmarks":
@@ -99,19 +99,6 @@ def _config_from_args(args: argparse.Namespace, items: list, found: dict) -> Tra
         if value is not None and not (name == "device" and value == "auto" and "device" in values):
             values[name] = value
     return TrainConfig.from_dict(values)
-
-
-def _settings_file(path: Path) -> dict:
-    """Return the JSON object of training settings in ``path`` (checked by TrainConfig later)."""
-    import json
-
-    try:
-        values = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise GSTError(f"cannot read training settings from {path}: {error}") from error
-    if not isinstance(values, dict):
-        raise GSTError(f"{path} must hold a JSON object of training settings")
-    return values
 
 
 def run_train(args: argparse.Namespace) -> Result:

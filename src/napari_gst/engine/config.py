@@ -215,13 +215,18 @@ class TrainConfig:
     @classmethod
     def from_json(cls, path: str | Path) -> TrainConfig:
         """Return the config stored in a JSON file."""
-        try:
-            values = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as error:
-            raise GSTError(f"cannot read training settings from {path}: {error}") from error
-        if not isinstance(values, dict):
-            raise GSTError(f"{path} must hold a JSON object of training settings")
-        return cls.from_dict(values)
+        return cls.from_dict(read_settings_file(path))
+
+
+def read_settings_file(path: str | Path) -> dict:
+    """Return the JSON object of training settings in ``path`` (not yet checked)."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise GSTError(f"cannot read training settings from {path}: {error}") from error
+    if not isinstance(values, dict):
+        raise GSTError(f"{path} must hold a JSON object of training settings")
+    return values
 
 
 def _check_kernel_options(options: object) -> None:
