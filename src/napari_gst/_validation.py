@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .errors import GSTError
 
 
 def as_image(image: object, name: str = "image") -> np.ndarray:
@@ -96,3 +100,18 @@ def as_shape(shape: object, name: str = "shape") -> tuple[int, int]:
     if height < 1 or width < 1:
         raise ValueError(f"{name} must be positive, got {height} x {width}")
     return height, width
+
+
+def as_sigma_range(sigma_range: object, name: str = "sigma_range") -> tuple[float, float]:
+    """Return a (min, max) scale range in pixels as floats with 0 < min <= max, or raise.
+
+    ``name`` is the setting named in the GSTError (the kernel's clamp, the landmark schedule's
+    wide and tight ranges).
+    """
+    try:
+        low, high = (float(value) for value in sigma_range)  # type: ignore[union-attr]
+    except (TypeError, ValueError) as error:
+        raise GSTError(f"{name} must be (min, max) in pixels, got {sigma_range!r}") from error
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
+        raise GSTError(f"{name} must satisfy 0 < min <= max, got {sigma_range!r}")
+    return low, high

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .._validation import as_stride
+from .._validation import as_sigma_range, as_stride
 from ..errors import GSTError
 
 # Start and end of the default schedule, in units of the density stride.
@@ -30,17 +30,6 @@ WIDE_SIGMA = (1.5, 2.5)
 TIGHT_SIGMA = (0.5, 0.5)
 # Share of a run (progress clock) over which the default narrowing takes place.
 TIGHTEN_SHARE = 0.5
-
-
-def _as_range(value: object, name: str) -> tuple[float, float]:
-    """Return ``value`` as (low, high) floats with 0 < low <= high, or raise GSTError."""
-    try:
-        low, high = (float(item) for item in value)  # type: ignore[union-attr]
-    except (TypeError, ValueError) as error:
-        raise GSTError(f"{name} must be (min, max) in pixels, got {value!r}") from error
-    if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
-        raise GSTError(f"{name} must satisfy 0 < min <= max, got {value!r}")
-    return low, high
 
 
 @dataclass(frozen=True)
@@ -66,8 +55,8 @@ class SigmaSchedule:
     share: float = TIGHTEN_SHARE
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "wide", _as_range(self.wide, "wide"))
-        object.__setattr__(self, "tight", _as_range(self.tight, "tight"))
+        object.__setattr__(self, "wide", as_sigma_range(self.wide, "wide"))
+        object.__setattr__(self, "tight", as_sigma_range(self.tight, "tight"))
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
             raise GSTError(f"epochs must be an integer >= 0, got {self.epochs!r}")
         share = self.share

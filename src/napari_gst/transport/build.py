@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._validation import as_shape, as_stride
+from .._validation import as_shape, as_sigma_range, as_stride
 from ..errors import GSTError
 from .geometry import Gaussians, ellipse_cells, grid_shape_for
 from .kernel import TransportKernel
@@ -42,7 +42,7 @@ def truncation_bound(
     from cell j, every entry of the truncated row is within ``n * delta`` of the exact row and
     the row's L1 error is at most ``2 n delta``. Needs the background term (the default).
     """
-    low, high = _check_sigma_range(sigma_range)
+    low, high = as_sigma_range(sigma_range)
     exponent = (
         -0.5 * cutoff**2
         - 2.0 * math.log(low)
@@ -51,17 +51,6 @@ def truncation_bound(
         - 0.5 * math.log(beta)
     )
     return 0.5 * math.exp(exponent)
-
-
-def _check_sigma_range(sigma_range: object) -> tuple[float, float]:
-    """Return ``sigma_range`` as (low, high) floats with 0 < low <= high, or raise GSTError."""
-    try:
-        low, high = (float(value) for value in sigma_range)  # type: ignore[union-attr]
-    except (TypeError, ValueError) as error:
-        raise GSTError(f"sigma_range must be (min, max) in pixels, got {sigma_range!r}") from error
-    if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
-        raise GSTError(f"sigma_range must satisfy 0 < min <= max, got {sigma_range!r}")
-    return low, high
 
 
 def _check_positive(value: object, name: str) -> float:
@@ -163,9 +152,7 @@ def build_kernel(
         raise GSTError(f"cutoff must be at most {MAX_CUTOFF} (Mahalanobis units), got {cutoff}")
     beta = _check_positive(beta, "beta")
     background_distance = _check_positive(background_distance, "background_distance")
-    low, high = _check_sigma_range(
-        default_sigma_range(stride) if sigma_range is None else sigma_range
-    )
+    low, high = as_sigma_range(default_sigma_range(stride) if sigma_range is None else sigma_range)
     points = _rescale_points(points, scale, fit_shape, shape)
     gaussians = Gaussians.from_scales(sigmas * scale, angles, (low, high))
     grid = grid_shape_for(shape, stride)
