@@ -7,6 +7,7 @@ import pytest
 import torch
 from losses_helpers import exact_density, make_kernel, make_target
 
+from napari_gst.errors import GSTError
 from napari_gst.losses import GSTLoss
 
 
@@ -43,6 +44,38 @@ def test_gradient_is_k_times_the_sign_of_the_residual(kernel, density):
     residual = dense.T @ density.detach().numpy().ravel() - kernel.target()
     expected = dense @ np.sign(residual)
     np.testing.assert_allclose(density.grad.numpy().ravel(), expected, rtol=1e-6)
+
+
+def test_smooth_option_is_the_smooth_l1_of_the_residual(kernel, density):
+    dense = kernel.dense().astype(np.float64)
+    residual = dense.T @ density.detach().numpy().ravel() - kernel.target()
+    smooth = 0.5
+    small = np.abs(residual) < smooth
+    expected = np.where(small, 0.5 * residual**2 / smooth, np.abs(residual) - 0.5 * smooth)
+
+    loss = GSTLoss(smooth=smooth)(density, [kernel])
+
+    assert small.any() and (~small).any(), "the fixture should test both branches"
+    assert loss.item() == pytest.approx(expected.sum(), rel=1e-6)
+    assert torch.autograd.gradcheck(lambda d: GSTLoss(smooth=smooth)(d, [kernel]), (density,))
+
+
+def test_smooth_gradient_vanishes_at_the_target_where_the_l1_one_does_not(points):
+    kernel = make_kernel(points, sigma=5.0, background=False)
+    density = _as_batch(exact_density(kernel) * 1.001).requires_grad_(True)
+
+    GSTLoss(smooth=0.5)(density, [kernel]).backward()
+    smooth_grad = density.grad.abs().max().item()
+    density.grad = None
+    GSTLoss()(density, [kernel]).backward()
+
+    assert smooth_grad < 0.01 * density.grad.abs().max().item()
+
+
+@pytest.mark.parametrize("smooth", [-0.1, float("nan"), "0.5", True])
+def test_bad_smooth_is_refused_by_name(smooth):
+    with pytest.raises(GSTError, match="smooth"):
+        GSTLoss(smooth=smooth)
 
 
 def test_batch_loss_is_the_mean_of_the_single_losses(kernel, points):

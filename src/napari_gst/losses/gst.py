@@ -54,10 +54,17 @@ def transport(density: torch.Tensor, kernel: object) -> torch.Tensor:
     return _Transport.apply(density, kernel)
 
 
-def transport_l1(density: torch.Tensor, kernel: object) -> torch.Tensor:
-    """Return || K^T zeta - zeta_g ||_1 for one flattened (P,) density map and its kernel."""
+def transport_l1(density: torch.Tensor, kernel: object, smooth: float = 0.0) -> torch.Tensor:
+    """Return || K^T zeta - zeta_g ||_1 for one flattened (P,) density map and its kernel.
+
+    ``smooth`` > 0 rounds the L1's corner: errors below it cost ``e^2 / (2 smooth)`` instead
+    of ``|e|`` (torch's smooth L1), so the gradient shrinks near the target instead of
+    keeping its full size.
+    """
     received = transport(density, kernel)
     target = torch.as_tensor(kernel.target(), dtype=density.dtype, device=density.device)  # type: ignore[attr-defined]
+    if smooth > 0:
+        return nn.functional.smooth_l1_loss(received, target, reduction="sum", beta=smooth)
     return (received - target).abs().sum()
 
 
@@ -84,6 +91,12 @@ class GSTLoss(nn.Module):
 
     needs_kernel = True
 
+    def __init__(self, smooth: float = 0.0) -> None:
+        super().__init__()
+        if isinstance(smooth, bool) or not isinstance(smooth, (int, float)) or not smooth >= 0:
+            raise GSTError(f"smooth must be a number >= 0 (0: exact L1), got {smooth!r}")
+        self.smooth = float(smooth)
+
     def forward(self, density: torch.Tensor, targets) -> torch.Tensor:
         """Return the batch-mean GST loss of ``density`` against ``targets``."""
         targets = check_density(density, targets)
@@ -96,5 +109,7 @@ class GSTLoss(nn.Module):
                         f"build_kernel); target {index} is a {type(kernel).__name__}"
                     )
                 check_grid(kernel, density[index, channel], index)
-                total = total + transport_l1(density[index, channel].reshape(-1), kernel)
+                total = total + transport_l1(
+                    density[index, channel].reshape(-1), kernel, self.smooth
+                )
         return total / density.shape[0]
