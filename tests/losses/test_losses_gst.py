@@ -72,7 +72,7 @@ def test_smooth_gradient_vanishes_at_the_target_where_the_l1_one_does_not(points
     assert smooth_grad < 0.01 * density.grad.abs().max().item()
 
 
-@pytest.mark.parametrize("smooth", [-0.1, float("nan"), "0.5", True])
+@pytest.mark.parametrize("smooth", [-0.1, float("nan"), float("inf"), "0.5", True])
 def test_bad_smooth_is_refused_by_name(smooth):
     with pytest.raises(GSTError, match="smooth"):
         GSTLoss(smooth=smooth)

@@ -83,6 +83,9 @@ class GSTLoss(nn.Module):
     summed). Returns the sum over the batch divided by B (the authors' code overwrote the
     per-image loss instead of summing; fixed here).
 
+    ``smooth`` (default 0, the paper's exact L1): > 0 replaces each |e| by a smooth L1 that
+    is quadratic below ``smooth`` (see :func:`transport_l1`).
+
     Examples
     --------
     >>> loss = GSTLoss()
@@ -93,7 +96,11 @@ class GSTLoss(nn.Module):
 
     def __init__(self, smooth: float = 0.0) -> None:
         super().__init__()
-        if isinstance(smooth, bool) or not isinstance(smooth, (int, float)) or not smooth >= 0:
+        if (
+            isinstance(smooth, bool)
+            or not isinstance(smooth, (int, float))
+            or not 0 <= smooth < float("inf")
+        ):
             raise GSTError(f"smooth must be a number >= 0 (0: exact L1), got {smooth!r}")
         self.smooth = float(smooth)
 
