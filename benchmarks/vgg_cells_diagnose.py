@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from napari_gst.data import load_dataset
-from napari_gst.engine import TrainConfig, load_checkpoint, predict, train
+from napari_gst.engine import TrainConfig, evaluate, load_checkpoint, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vgg_cells_accuracy import DATA, validation_split  # noqa: E402
@@ -51,10 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def counts(model, items) -> tuple[np.ndarray, np.ndarray]:
-    """Return (predicted, true) whole-image counts of ``items``."""
-    predicted = [predict(model, np.asarray(item.image), device="cpu", stack=False).count
-                 for item in items]  # fmt: skip
-    return np.asarray(predicted), np.asarray([len(item.points) for item in items], dtype=float)
+    """Return (predicted, true) whole-image counts of ``items``, as ``evaluate`` scores them."""
+    images = evaluate(model, items, device="cpu")["images"]
+    return (
+        np.asarray([image["predicted"] for image in images]),
+        np.asarray([image["true"] for image in images], dtype=float),
+    )
 
 
 def diagnose(folder: Path, draw_items: list, scored: list) -> dict:
