@@ -180,3 +180,32 @@ def test_torch_sparse_path_used_on_gpus_agrees_with_the_cpu_path(kernel):
         on_cpu = _multiply(kernel, values, transpose=transpose, use_scipy=True)
         with_torch = _multiply(kernel, values, transpose=transpose, use_scipy=False)
         torch.testing.assert_close(with_torch, on_cpu)
+
+
+def test_count_weight_adds_the_error_of_the_total(kernel, density):
+    plain = GSTLoss()(density, [kernel]).item()
+    total_error = abs(density.sum().item() - kernel.target().sum())
+
+    loss = GSTLoss(count_weight=2.0)(density, [kernel])
+
+    assert total_error > 0.1, "the fixture's total should be off"
+    assert loss.item() == pytest.approx(plain + 2.0 * total_error, rel=1e-6)
+    assert torch.autograd.gradcheck(lambda d: GSTLoss(count_weight=2.0)(d, [kernel]), (density,))
+
+
+def test_count_term_pushes_every_cell_by_the_sign_of_the_total_error(points):
+    kernel = make_kernel(points, sigma=5.0, background=False)
+    density = _as_batch(exact_density(kernel) * 1.2).requires_grad_(True)
+    GSTLoss()(density, [kernel]).backward()
+    plain = density.grad.clone()
+    density.grad = None
+
+    GSTLoss(count_weight=0.5)(density, [kernel]).backward()
+
+    np.testing.assert_allclose((density.grad - plain).numpy(), 0.5)
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf"), "1", False])
+def test_bad_count_weight_is_refused_by_name(weight):
+    with pytest.raises(GSTError, match="count_weight"):
+        GSTLoss(count_weight=weight)
