@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--losses", nargs="+", choices=LOSSES, default=list(LOSSES))
     parser.add_argument("--n-train", type=int, nargs="+", default=[32, 50])
     parser.add_argument("--draws", type=int, default=5, help="random draws per N")
+    parser.add_argument(
+        "--first-draw", type=int, default=0, help="run draws FIRST .. FIRST + DRAWS - 1"
+    )
     parser.add_argument("--epochs", type=int, default=TrainConfig().epochs)
     parser.add_argument("--max-minutes", type=float, default=15.0, help="training time per run")
     parser.add_argument("--device", default="auto")
@@ -48,6 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/vgg_cells"))
     parser.add_argument("--learning-rate", type=float, default=TrainConfig().learning_rate)
     parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
+    parser.add_argument("--crop-size", type=int, default=TrainConfig().crop_size)
+    parser.add_argument(
+        "--val-every", type=int, default=TrainConfig().val_every, help="validate every K epochs"
+    )
     parser.add_argument(
         "--sigma-range",
         type=float,
@@ -89,6 +96,8 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
+        crop_size=args.crop_size,
+        val_every=args.val_every,
         sigma_range=None if args.sigma_range is None else tuple(args.sigma_range),
         max_minutes=args.max_minutes,
         device=args.device,
@@ -224,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     finished = done_runs(args.results)
     # Draws outermost: an interrupted run leaves whole draws (every N and loss) finished.
-    for draw in range(args.draws):
+    for draw in range(args.first_draw, args.first_draw + args.draws):
         for n_train in args.n_train:
             for loss in args.losses:
                 key = run_key(loss, n_train, draw, settings(args))
