@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 "draws": args.draws,
                 "test_mae_mean": float(np.mean(test)),
                 "test_mae_std": float(np.std(test)),
+                "test_maes": [round(value, 2) for value in test],
                 "validation_mae_mean": float(np.mean(validation)),
                 "validation_maes": [round(value, 2) for value in validation],
             }
@@ -84,12 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows))
         return 0
-    print("| N | draws | test MAE (101-200) | validation MAE (001-100 outside the draw) |")
+    print(
+        "| N | draws | test MAE (101-200), per draw | validation MAE (001-100 outside the draw) |"
+    )
     print("|---|---|---|---|")
     for row in rows:
         print(
             f"| {row['n_train']} | {row['draws']} | {row['test_mae_mean']:.2f} +- "
-            f"{row['test_mae_std']:.2f} | {row['validation_mae_mean']:.2f} "
+            f"{row['test_mae_std']:.2f} ({', '.join(f'{v:.2f}' for v in row['test_maes'])}) | "
+            f"{row['validation_mae_mean']:.2f} "
             f"({', '.join(f'{v:.2f}' for v in row['validation_maes'])}) |"
         )
     return 0
