@@ -91,6 +91,8 @@ class GSTLoss(nn.Module):
     against the annotations' (crop) mass. The per-point L1 tells the network little about a
     gain shared by every cell (its gradient is the count of over- minus under-filled points,
     mostly localisation noise); this term pushes every cell by the sign of the total error.
+    On VGG cells it did not settle the count swings it was made for (docs/benchmarks.md,
+    fourth investigation), so it stays off.
 
     Examples
     --------
