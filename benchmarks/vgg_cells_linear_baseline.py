@@ -50,12 +50,15 @@ def features(image: np.ndarray) -> np.ndarray:
     return np.asarray(values)
 
 
-def fit_and_score(train_items: list, scored_items: list) -> float:
-    """Return the MAE on ``scored_items`` of the least-squares fit on ``train_items``."""
-    design = np.stack([features(item.image) for item in train_items])
+def fit_and_score(table: dict, train_items: list, scored_items: list) -> float:
+    """Return the MAE on ``scored_items`` of the least-squares fit on ``train_items``.
+
+    ``table`` maps an image name to its features (computed once, shared by every draw).
+    """
+    design = np.stack([table[item.name] for item in train_items])
     counts = np.array([len(item.points) for item in train_items], dtype=np.float64)
     weights, *_ = np.linalg.lstsq(design, counts, rcond=None)
-    scored = np.stack([features(item.image) for item in scored_items])
+    scored = np.stack([table[item.name] for item in scored_items])
     truth = np.array([len(item.points) for item in scored_items], dtype=np.float64)
     return float(np.abs(scored @ weights - truth).mean())
 
@@ -64,13 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     """Fit and score every (N, draw); print a table (or JSON) of mean +- std MAEs."""
     args = parse_args(argv)
     items = load_dataset(args.data)
+    table = {item.name: features(item.image) for item in items}
     rows = []
     for n_train in args.n_train:
         test, validation = [], []
         for draw in range(args.draws):
             train_items, test_items = split(items, n_train, draw)
-            test.append(fit_and_score(train_items, test_items))
-            validation.append(fit_and_score(*validation_split(items, n_train, draw)))
+            test.append(fit_and_score(table, train_items, test_items))
+            validation.append(fit_and_score(table, *validation_split(items, n_train, draw)))
         rows.append(
             {
                 "n_train": n_train,

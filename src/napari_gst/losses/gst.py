@@ -122,7 +122,7 @@ class GSTLoss(nn.Module):
                 flat = density[index, channel].reshape(-1)
                 total = total + transport_l1(flat, kernel, self.smooth)
                 if self.count_weight > 0:
-                    mass = float(np.sum(kernel.target()))
+                    mass = float(np.sum(kernel.mass))
                     total = total + self.count_weight * (flat.sum() - mass).abs()
         return total / density.shape[0]
 
