@@ -30,7 +30,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "vgg_cells"
 LOSSES = ("gst", "l2", "bayesian", "ot")
 # Settings added to TrainConfig after rows of the full protocol were written, with the value
 # those runs used (the field's default, which reproduces the behaviour before it existed).
-NEW_SETTING_DEFAULTS = {"kernel_options": {}}
+NEW_SETTING_DEFAULTS = {"kernel_options": {}, "crops_per_image": 1}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=TrainConfig().learning_rate)
     parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
     parser.add_argument("--crop-size", type=int, default=TrainConfig().crop_size)
+    parser.add_argument(
+        "--crops-per-image",
+        type=int,
+        default=TrainConfig().crops_per_image,
+        help="random crops per training image and epoch",
+    )
     parser.add_argument(
         "--val-every", type=int, default=TrainConfig().val_every, help="validate every K epochs"
     )
@@ -97,6 +103,7 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         crop_size=args.crop_size,
+        crops_per_image=args.crops_per_image,
         val_every=args.val_every,
         sigma_range=None if args.sigma_range is None else tuple(args.sigma_range),
         max_minutes=args.max_minutes,

@@ -121,8 +121,20 @@ def _add_train(commands) -> None:
     parser.add_argument("--epochs", type=int, help="passes over the training images")
     parser.add_argument("--max-minutes", type=float, help="stop after this many minutes")
     parser.add_argument("--lr", type=float, dest="learning_rate", help="learning rate")
-    parser.add_argument("--batch-size", type=int, help="crops per step")
-    parser.add_argument("--crop", type=int, dest="crop_size", help="training crop size (px)")
+    parser.add_argument(
+        "--batch-size", type=int, help="crops per step (default: 16 counting, 4 landmarks)"
+    )
+    parser.add_argument(
+        "--crop",
+        type=int,
+        dest="crop_size",
+        help="training crop size in px (default: 64 counting, 128 landmarks)",
+    )
+    parser.add_argument(
+        "--crops-per-image",
+        type=int,
+        help="random crops from each image per epoch (default: 4 counting, 1 landmarks)",
+    )
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--cache-dir", help="folder for cached Gaussian fits")
     parser.add_argument("--resume", type=Path, help="model folder to continue training from")

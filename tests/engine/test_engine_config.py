@@ -22,6 +22,8 @@ def test_config_round_trips_through_json(tmp_path):
     [
         ({"loss": "mse"}, "loss"),
         ({"epochs": 0}, "epochs"),
+        ({"crops_per_image": 0}, "crops_per_image"),
+        ({"crop_size": 1.5}, "crop_size"),
         ({"learning_rate": -1.0}, "learning_rate"),
         ({"scale_range": (1.2, 0.8)}, "scale_range"),
         ({"val_fraction": 1.0}, "val_fraction"),
@@ -37,6 +39,17 @@ def test_config_round_trips_through_json(tmp_path):
 def test_bad_settings_name_the_setting(settings, named):
     with pytest.raises(GSTError, match=named):
         TrainConfig(**settings)
+
+
+def test_crops_default_to_the_tasks_own_and_explicit_values_win():
+    counting = TrainConfig()
+    assert (counting.batch_size, counting.crop_size, counting.crops_per_image) == (16, 64, 4)
+    landmarks = TrainConfig(task="landmarks", landmarks={"names": ["tip"]})
+    assert (landmarks.batch_size, landmarks.crop_size, landmarks.crops_per_image) == (4, 128, 1)
+    explicit = TrainConfig(batch_size=2, crop_size=96, crops_per_image=1)
+    assert (explicit.batch_size, explicit.crop_size, explicit.crops_per_image) == (2, 96, 1)
+    # A stored config keeps the values it was filled with.
+    assert TrainConfig.from_dict(counting.to_dict()) == counting
 
 
 def test_unknown_settings_are_refused():

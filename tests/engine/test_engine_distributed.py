@@ -51,6 +51,7 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
         epochs=1,
         batch_size=2,
         crop_size=32,
+        crops_per_image=2,  # each rank's sampler deals out the repeated images
         device="cpu",
         max_minutes=None,
     )

@@ -17,6 +17,7 @@ TINY = {
     "stride": 2,
     "batch_size": 2,
     "crop_size": 32,
+    "crops_per_image": 1,
     "device": "cpu",
     "max_minutes": None,
     "loss": "l2",

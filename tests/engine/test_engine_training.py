@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from safetensors.numpy import load_file
 
 from napari_gst.data import make_cells_dataset
@@ -15,6 +16,7 @@ TINY = {
     "stride": 2,
     "batch_size": 2,
     "crop_size": 32,
+    "crops_per_image": 1,
     "device": "cpu",
     "max_minutes": None,
 }
@@ -40,6 +42,32 @@ def test_events_follow_the_documented_order(items, tmp_path):
     assert all(event.val_mae is not None and event.preview.shape == (24, 24) for event in ends)
     assert events[-1].device.startswith("cpu")
     assert load_checkpoint(tmp_path, task="count").metadata["metrics"]["epoch"] in (1, 2)
+
+
+def test_crops_per_image_draws_each_image_that_many_times_per_epoch(items, tmp_path):
+    def steps(crops):
+        config = TrainConfig(**{**TINY, "crops_per_image": crops}, loss="l2", epochs=1)
+        events = run(config, items, tmp_path / str(crops))
+        return events[-1].total_steps, events[-1].step
+
+    (planned_one, done_one), (planned_three, done_three) = steps(1), steps(3)
+    # 6 images, 3 held out for validation: 3 crops in batches of 2 -> 2 steps; 9 -> 5 steps.
+    assert (planned_one, done_one) == (2, 2)
+    assert (planned_three, done_three) == (5, 5)
+
+
+def test_repeated_images_are_fresh_random_draws_with_the_datasets_methods():
+    from napari_gst.data import DensityDataset
+    from napari_gst.engine.session import RepeatedImages
+
+    images = make_cells_dataset(2, seed=1, shape=(64, 64))
+    dataset = DensityDataset(images, crop_size=32, stride=2, use_kernel=False, seed=0)
+    repeated = RepeatedImages(dataset, 3)
+    assert len(repeated) == 6 and repeated.in_channels == dataset.in_channels
+    crops = [repeated[index]["image"] for index in (0, 2, 4)]  # image 0, three times
+    assert not torch.equal(crops[0], crops[1]) and not torch.equal(crops[1], crops[2])
+    repeated.set_epoch(5)
+    assert dataset.epoch == 5
 
 
 def test_stop_flag_ends_within_a_second_and_keeps_the_checkpoint(items, tmp_path):

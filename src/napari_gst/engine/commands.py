@@ -91,6 +91,7 @@ def _config_from_args(args: argparse.Namespace, items: list, found: dict) -> Tra
         "learning_rate",
         "batch_size",
         "crop_size",
+        "crops_per_image",
         "seed",
         "cache_dir",
         "device",

@@ -17,7 +17,15 @@ LANDMARK_LOSSES = ("gst", "l2")
 KERNEL_OPTIONS = ("beta", "background_distance", "background", "cutoff")
 # Counting's values of the settings whose default depends on the task (None in TrainConfig);
 # the landmark task's are in napari_gst.landmarks.training_defaults.
-COUNT_DEFAULTS = {"learning_rate": 1e-4, "warmup_fraction": 0.0}
+# Small crops, several per image: 16 crops of 64 px per step beat 4 of 128 px (the same pixels)
+# in 4 of 4 validation draws on VGG cells (docs/parts/bench-accuracy.md, fourth investigation).
+COUNT_DEFAULTS = {
+    "learning_rate": 1e-4,
+    "warmup_fraction": 0.0,
+    "batch_size": 16,
+    "crop_size": 64,
+    "crops_per_image": 4,
+}
 
 
 @dataclass
@@ -36,7 +44,8 @@ class TrainConfig:
     model_options : extra keyword arguments for the network.
     stride : density stride in pixels (None: the network's own default).
     loss : "gst" (default), "bayesian", "ot" or "l2"; ``loss_options`` go to ``make_loss``.
-    epochs : passes over the training images; ``max_minutes`` stops earlier (None: no limit;
+    epochs : passes over the training images (each draws ``crops_per_image`` crops from
+        every image); ``max_minutes`` stops earlier (None: no limit;
         the time counts from the first step, after the one-off Gaussian fits).
     learning_rate, weight_decay : AdamW settings (peak rate of the cosine schedule; None: the
         task's default, 1e-4 for counting: GST's L1 gradients do not shrink near the optimum,
@@ -49,9 +58,14 @@ class TrainConfig:
     ema_decay : decay of the exponential moving average of the weights that is validated,
         checkpointed and used for prediction (None: the raw training weights). GST's L1
         gradients keep the raw weights jittering near the optimum; the average removes it.
-    batch_size : crops per optimiser step.
+    batch_size : crops per optimiser step (None: the task's default, 16 for counting, 4 for
+        landmarks).
     crop_size : side of the square random training crops, in pixels (rounded down to a
-        multiple of the stride; images smaller than it are used whole).
+        multiple of the stride; images smaller than it are used whole; None: the task's
+        default, 64 for counting, 128 for landmarks, which need the context).
+    crops_per_image : random crops drawn from each training image per epoch (None: the task's
+        default, 4 for counting, so that an epoch of 64 px crops covers as many pixels as one
+        of 128 px crops; 1 for landmarks).
     normalisation : how images are scaled for the network, as ``Normalisation.to_dict()``
         keys ({} : per-image percentiles 1 .. 99.8; {"method": "dtype"} keeps absolute
         brightness, which matters when crowding changes an image's brightest pixels);
@@ -87,8 +101,9 @@ class TrainConfig:
     warmup_fraction: float | None = None
     weight_decay: float = 1e-4
     ema_decay: float | None = None
-    batch_size: int = 4
-    crop_size: int = 128
+    batch_size: int | None = None
+    crop_size: int | None = None
+    crops_per_image: int | None = None
     normalisation: dict = field(default_factory=dict)
     scale_range: tuple[float, float] = (0.9, 1.1)
     flip: bool | None = None
@@ -112,13 +127,20 @@ class TrainConfig:
         _choice("task", self.task, TASKS)
         _choice("loss", self.loss, LOSSES)
         _choice("device", self.device.split(":")[0], ("auto", "cpu", "cuda"))
-        for name in ("epochs", "batch_size", "crop_size", "val_every", "min_val_images"):
+        self._fill_task_defaults()
+        for name in (
+            "epochs",
+            "batch_size",
+            "crop_size",
+            "crops_per_image",
+            "val_every",
+            "min_val_images",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise GSTError(f"{name} must be a positive integer, got {value!r}")
         if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
             raise GSTError(f"stride must be a positive integer or None, got {self.stride!r}")
-        self._fill_task_defaults()
         _positive("learning_rate", self.learning_rate)
         warmup = self.warmup_fraction
         if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < 1:

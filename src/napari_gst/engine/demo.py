@@ -27,6 +27,7 @@ DEMO_CONFIG = {
     "learning_rate": 3e-3,
     "batch_size": 4,
     "crop_size": 96,
+    "crops_per_image": 1,
     "scale_range": (1.0, 1.0),
     "val_every": 2,
     "seed": 0,

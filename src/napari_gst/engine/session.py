@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from ..devices import describe_device, resolve_device
 from ..errors import GSTError
@@ -222,9 +222,37 @@ def _shared_fit_dataset(task, items, normalisation, model, out_dir, stop) -> Ite
     return dataset
 
 
+class RepeatedImages(Dataset):
+    """Each image of ``dataset`` ``times`` times per epoch, so an epoch draws that many crops.
+
+    Attributes the training loop looks up (``set_epoch``, ``set_progress``) are the wrapped
+    dataset's; its random plans differ between repeats because each draw advances a counter.
+    """
+
+    def __init__(self, dataset, times: int) -> None:
+        self.dataset = dataset
+        self.times = int(times)
+
+    def __len__(self) -> int:
+        """Return images x repeats."""
+        return len(self.dataset) * self.times
+
+    def __getitem__(self, index: int):
+        """Return a fresh random draw of image ``index`` modulo the number of images."""
+        return self.dataset[index % len(self.dataset)]
+
+    def __getattr__(self, name: str):
+        """Forward everything else (set_epoch, in_channels, ...) to the wrapped dataset."""
+        if name == "dataset":  # not yet set (e.g. while unpickling)
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
 def _loader(dataset, task: Task) -> DataLoader:
     """Return the shuffling data loader (a DistributedSampler when data-parallel)."""
     config = task.config
+    if config.crops_per_image > 1:
+        dataset = RepeatedImages(dataset, config.crops_per_image)
     if distributed.is_distributed():
         sampler = DistributedSampler(dataset, shuffle=True, seed=config.seed)
     else:

@@ -56,6 +56,10 @@ class TrainingSettings:
     epochs: int = 20
     learning_rate: float = DOCK_LEARNING_RATES["count"]
     crop_size: int = 128
+    # Not shown in the dock: 4 crops of crop_size per step, one per image and epoch, so that
+    # the dock's epochs stay short (the engine's counting default is 16 of 64 px, 4 per image).
+    batch_size: int = 4
+    crops_per_image: int = 1
     device: str = "auto"
     fit_iterations: int | None = None
     preview_every: int = 2
@@ -73,6 +77,8 @@ class TrainingSettings:
             epochs=self.epochs,
             learning_rate=self.learning_rate,
             crop_size=self.crop_size,
+            batch_size=self.batch_size,
+            crops_per_image=self.crops_per_image,
             device=self.device,
             max_minutes=None,
             cache_dir=str(cache_dir()),
