@@ -155,7 +155,19 @@ def _add_predict(commands) -> None:
     parser.add_argument("images", type=Path, nargs="+", help="image files")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--tile-size", type=int, help="predict in tiles of this size (px)")
+    _add_detection(parser)
     _add_common(parser)
+
+
+def _add_detection(parser) -> None:
+    """Add --detection: how counting points are read from the density."""
+    parser.add_argument(
+        "--detection",
+        choices=("basins", "peaks"),
+        default="basins",
+        help="counting points: one per unit of mass, touching objects apart (basins, "
+        "default), or one per local maximum of the density (peaks: fewer, surer points)",
+    )
 
 
 def _add_evaluate(commands) -> None:
@@ -184,6 +196,7 @@ def _add_evaluate(commands) -> None:
         nargs="+",
         help="landmarks: success radii (default 2 2.5 3 4 with a pixel size, else 2 4 8 px)",
     )
+    _add_detection(parser)
     _add_common(parser)
 
 

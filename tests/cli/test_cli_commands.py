@@ -45,6 +45,10 @@ def test_evaluate_json_has_count_and_detection_scores(capsys, cells_folder, mode
     scores = json.loads(out)
     assert {"mae", "rmse", "n_images", "precision", "recall", "f1"} <= set(scores)
     assert scores["n_images"] == 4 and scores["mae"] >= 0
+    # The peak read-out scores the same counts, with its own points.
+    args = ("evaluate", str(model_folder), str(cells_folder), "--detection", "peaks", "--json")
+    status, out, _ = run(capsys, *args)
+    assert status == 0 and json.loads(out)["mae"] == scores["mae"]
 
 
 @pytest.mark.slow  # a real Gaussian fit plus matplotlib: several seconds on 2 cores

@@ -59,3 +59,16 @@ def test_channel_mismatch_is_reported(spots):
     rgb = np.repeat(spots[..., None], 3, axis=-1)
     with pytest.raises(GSTError, match="3 channel.*expects 1"):
         predict(BrightnessCounter(), rgb[None])
+
+
+def test_detection_reads_touching_spots_as_basins_or_as_one_peak():
+    image = np.zeros((40, 60), dtype=np.float32)
+    image[10:12, 10:14] = 1.0  # two touching 2 x 2 spots: one flat 4-px-wide bump
+    dtype = Normalisation(method="dtype")
+    basins = predict(BrightnessCounter(), image, normalisation=dtype)
+    peaks = predict(BrightnessCounter(), image, normalisation=dtype, detection="peaks")
+    assert basins.count == peaks.count == pytest.approx(2.0)
+    assert sorted(np.round(basins.points).tolist()) == [[10.0, 10.0], [10.0, 12.0]]
+    assert len(peaks.points) == 1
+    with pytest.raises(GSTError, match="detection must be one of basins, peaks"):
+        predict(BrightnessCounter(), image, normalisation=dtype, detection="blobs")

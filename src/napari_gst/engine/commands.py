@@ -191,7 +191,13 @@ def run_predict(args: argparse.Namespace) -> Result:
         return _predict_landmarks(args, checkpoint, device)
     rows, images = [], []
     for path in tqdm(args.images, desc="predicting", file=sys.stderr, leave=False, disable=None):
-        prediction = predict(checkpoint, read_image(path), device=device, tile_size=args.tile_size)
+        prediction = predict(
+            checkpoint,
+            read_image(path),
+            device=device,
+            tile_size=args.tile_size,
+            detection=args.detection,
+        )
         density_path, points_path = _write_prediction(prediction, path.stem, args.out)
         counts = prediction.counts()
         rows += [(path.name, plane, float(count)) for plane, count in enumerate(counts)]
@@ -244,6 +250,7 @@ def run_evaluate(args: argparse.Namespace) -> Result:
             items,
             radius=args.radius,
             device=args.device,
+            detection=args.detection,
             progress=lambda done, total: bar.update(1),
             pixel_size=pixel_size,
             radii=args.radii,

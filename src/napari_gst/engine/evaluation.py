@@ -31,6 +31,7 @@ def evaluate(
     task: str | None = None,
     pixel_size: float | None = None,
     radii: Sequence[float] | None = None,
+    detection: str = "basins",
 ) -> dict:
     """Return counting and detection scores (or landmark errors) of a network on images.
 
@@ -42,6 +43,8 @@ def evaluate(
     radius : largest distance, in pixels, at which a detection matches an annotation.
     progress : called as ``progress(done, total)`` after each image.
     task : "count" or "landmarks" (see ``predict``); default: the checkpoint's task.
+    detection : counting only: the point read-out scored ("basins" or "peaks", see
+        ``predict``).
     pixel_size, radii : landmarks only: errors in mm with a pixel size; success radii
         (default 2, 2.5, 3, 4 mm with a pixel size, else 2, 4, 8 px).
 
@@ -79,6 +82,7 @@ def evaluate(
             normalisation=normalisation,
             stack=False,
             tile_size=tile_size,
+            detection=detection,
         )
         match = match_points(result.points, item.points, radius)
         totals += (match.true_positives, len(result.points), len(item.points))

@@ -13,7 +13,7 @@ from torch import nn
 from ..devices import resolve_device
 from ..errors import GSTError
 from .checkpoint import Checkpoint, load_checkpoint
-from .peaks import count_guided_peaks
+from .peaks import DETECTION_METHODS, count_guided_peaks
 from .tiling import as_image_tensor, infer_density, infer_density_tiled, model_stride
 
 # Whole images up to this many pixels go through the network in one piece; larger ones are
@@ -160,6 +160,7 @@ def predict(
     stack: bool | None = None,
     min_distance: float = 3.0,
     task: str | None = None,
+    detection: str = "basins",
 ) -> Prediction | LandmarkResult:
     """Return the density map, count and points (or the landmarks) of an image or a stack.
 
@@ -179,6 +180,9 @@ def predict(
     min_distance : smallest distance between detected points, in pixels (counting).
     task : "count" or "landmarks": refuse checkpoints of the other task; for a bare network,
         how to read its output (default: the checkpoint's task, else "count").
+    detection : how counting points are read from the density: "basins" (one point per
+        unit of mass, touching objects apart) or "peaks" (one per local maximum); see
+        :func:`~napari_gst.engine.peaks.count_guided_peaks`.
 
     Examples
     --------
@@ -186,6 +190,10 @@ def predict(
     >>> result.count, result.points.shape  # doctest: +SKIP
     (176.4, (176, 2))
     """
+    if detection not in DETECTION_METHODS:
+        raise GSTError(
+            f"detection must be one of {', '.join(DETECTION_METHODS)}, got {detection!r}"
+        )
     device = resolve_device(device)
     model_or_checkpoint = load_model_argument(model_or_checkpoint, task, device)
     task = task_of(model_or_checkpoint, task)
@@ -203,7 +211,7 @@ def predict(
     densities, points = [], []
     for index, channels in enumerate(all_densities):
         density = channels[0]
-        found = count_guided_peaks(density, stride, min_distance=min_cells)
+        found = count_guided_peaks(density, stride, min_distance=min_cells, method=detection)
         densities.append(density)
         points.append(np.column_stack([np.full(len(found), float(index)), found]))
     counts = np.array([float(d.sum(dtype=np.float64)) for d in densities])
