@@ -43,6 +43,19 @@ def test_predict_adds_aligned_density_and_detection_layers(predictor, viewer, ti
     assert f"{count:.1f}" in predictor.count_label.text()
 
 
+def test_the_detection_choice_reaches_the_points(predictor, viewer, tiny_cells, qtbot):
+    viewer.add_image(tiny_cells[0], name="cells")
+    predict_and_wait(predictor, qtbot)
+    by_basins = viewer.layers["cells detections"].data
+    predictor.detection.setCurrentText("peaks")
+    predict_and_wait(predictor, qtbot)
+    by_peaks = viewer.layers["cells detections"].data
+    count = viewer.layers["cells density"].metadata["count"]
+    # Basins give the rounded count; peaks give at most that, one per local maximum.
+    assert len(by_basins) == round(count) and len(by_peaks) <= round(count)
+    assert not np.array_equal(by_basins, by_peaks)
+
+
 def test_each_plane_of_a_stack_gets_its_own_count(predictor, viewer, qtbot, tmp_path):
     stack = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
     viewer.add_image(stack, name="stack")

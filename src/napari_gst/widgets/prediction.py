@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 from ..data import AnnotatedImage
 from ..engine import load_checkpoint, predict
 from ..engine.landmark_prediction import LandmarkResult
+from ..engine.peaks import DETECTION_METHODS
 from ._landmark_layers import (
     TABLE_COLUMNS,
     fill_landmark_table,
@@ -97,6 +98,12 @@ class PredictionWidget(QWidget):
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.setCurrentText(default_device())
+        self.detection = QComboBox()
+        self.detection.addItems(list(DETECTION_METHODS))
+        self.detection.setToolTip(
+            "basins: one point per unit of predicted mass, so touching objects get a point "
+            "each; peaks: one point per bump of the density (fewer, surer points)"
+        )
         self.predict_button = QPushButton("Predict")
         self.tasks = TaskControls()
         self.count_label = QLabel("No prediction yet.")
@@ -114,6 +121,7 @@ class PredictionWidget(QWidget):
         form.addRow("", self.load_button)
         form.addRow("Image", self.image_select)
         form.addRow("Device", self.device)
+        form.addRow("Detection", self.detection)
         buttons = QHBoxLayout()
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.feedback_button)
@@ -173,14 +181,15 @@ class PredictionWidget(QWidget):
         # Read pixels here, in the main thread; the worker never touches layers.
         pixels = image_array(layer)
         planes = [pixels] if spatial_ndim(layer) == 2 else list(pixels)
-        device = self.device.currentText()
+        device, detection = self.device.currentText(), self.detection.currentText()
         self.predict_button.setEnabled(False)
 
         def job(should_stop):
             for index, plane in enumerate(planes):
                 if should_stop():
                     return
-                yield index, len(planes), predict(model, plane, device=device, stack=False)
+                result = predict(model, plane, device=device, stack=False, detection=detection)
+                yield index, len(planes), result
 
         collected: list = []
 
