@@ -4,10 +4,11 @@ Scores the best checkpoint of every run the accuracy benchmark finished (a row i
 ``--results``; its folder in ``--runs-dir`` is ``<loss>_n<N>_d<draw>_<settings tag>``, the
 tag hashing the row's settings) on its test images (101-200), with both
 read-outs of ``count_guided_peaks`` from one density per image: precision, recall and F1 of
-one-to-one matching within 5 px. Pooled over the images of a run, then averaged over draws:
+one-to-one matching within 5 px. Pooled over the images of a run, then averaged over draws.
+Each scored run is appended to ``--scores`` (JSONL), so a second call scores only new runs:
 
     python benchmarks/vgg_cells_detection.py                    # every run folder
-    python benchmarks/vgg_cells_detection.py --tag 63bcbee1     # one settings tag
+    python benchmarks/vgg_cells_detection.py --tag TAG          # one settings tag (as printed)
     python benchmarks/vgg_cells_detection.py --score-on validation --draws 0   # choosing
 """
 
@@ -26,7 +27,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from napari_gst.data import load_dataset  # noqa: E402
 from napari_gst.engine import count_guided_peaks, load_checkpoint, match_points, predict  # noqa: E402
-from vgg_cells_accuracy import DATA, split, validation_split  # noqa: E402
+from vgg_cells_accuracy import (  # noqa: E402
+    DATA,
+    NEW_SETTING_DEFAULTS,
+    split,
+    validation_split,
+)
 
 METHODS = ("peaks", "basins")
 RUN_FOLDER = re.compile(r"^(?P<loss>[a-z0-9]+)_n(?P<n>\d+)_d(?P<draw>\d+)_(?P<tag>[0-9a-f]+)$")
@@ -38,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DATA, help="VGG cells folder")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/vgg_cells"))
     parser.add_argument("--results", type=Path, default=Path("runs/vgg_cells_accuracy.jsonl"))
+    parser.add_argument(
+        "--scores",
+        type=Path,
+        default=Path("runs/vgg_cells_detection.jsonl"),
+        help="JSONL of scored runs (read to skip them, appended to)",
+    )
     parser.add_argument("--tag", help="only runs with this settings tag")
     parser.add_argument("--draws", type=int, nargs="+", help="only these draws")
     parser.add_argument("--radius", type=float, default=5.0, help="match radius in pixels")
@@ -47,15 +59,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def finished_folders(results: Path) -> set[str]:
-    """Return the folder names of the runs with a row in the accuracy benchmark's JSONL."""
-    names = set()
+def finished_folders(results: Path) -> dict[str, str]:
+    """Return {folder name: settings tag} of the runs with a row in the accuracy JSONL.
+
+    The folder is named by the hash of the settings as written; the returned tag hashes them
+    with the settings added since filled in (as the accuracy benchmark matches rows), so
+    runs of the same schedule group together whichever version wrote them.
+    """
+    names = {}
     for line in results.read_text().splitlines() if results.is_file() else []:
         if line.strip() and "settings" in (row := json.loads(line)):
-            settings = json.dumps(row["settings"], sort_keys=True).encode()
-            tag = hashlib.sha1(settings).hexdigest()[:8]
-            names.add(f"{row['loss']}_n{row['n_train']}_d{row['draw']}_{tag}")
+            settings = row["settings"]
+            tag = _hash(settings)
+            if "warmup_fraction" in settings:
+                settings = {**NEW_SETTING_DEFAULTS, **settings}
+            names[f"{row['loss']}_n{row['n_train']}_d{row['draw']}_{tag}"] = _hash(settings)
     return names
+
+
+def _hash(settings: dict) -> str:
+    """Return the accuracy benchmark's 8-digit tag of a settings dict."""
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def run_folders(args) -> list[tuple[dict, Path]]:
@@ -66,7 +90,7 @@ def run_folders(args) -> list[tuple[dict, Path]]:
         if not match or folder.name not in finished:
             continue
         run = {"loss": match["loss"], "n_train": int(match["n"]), "draw": int(match["draw"])}
-        run["tag"] = match["tag"]
+        run["tag"] = finished[folder.name]
         if (args.tag is None or run["tag"] == args.tag) and (
             args.draws is None or run["draw"] in args.draws
         ):
@@ -121,10 +145,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     items = load_dataset(args.data, "dots")
     choose = validation_split if args.score_on == "validation" else split
+    done = {}
+    for line in args.scores.read_text().splitlines() if args.scores.is_file() else []:
+        if line.strip():
+            row = json.loads(line)
+            done[(row["folder"], row["score_on"], row["radius"])] = row
     rows = []
     for run, checkpoint in runs:
+        key = (checkpoint.parent.name, args.score_on, args.radius)
+        if key in done:
+            rows.append(done[key])
+            continue
         images = choose(items, run["n_train"], run["draw"])[1]
-        rows.append({**run, **score_run(checkpoint, images, args.radius)})
+        scores = score_run(checkpoint, images, args.radius)
+        rows.append({**run, "folder": key[0], "score_on": key[1], "radius": key[2], **scores})
+        args.scores.parent.mkdir(parents=True, exist_ok=True)
+        with args.scores.open("a") as handle:
+            handle.write(json.dumps(rows[-1]) + "\n")
         print(
             f"{checkpoint.parent.name}: F1 peaks {rows[-1]['peaks']['f1']:.3f}, "
             f"basins {rows[-1]['basins']['f1']:.3f}",
