@@ -62,7 +62,7 @@ class TrainConfig:
         landmarks).
     crop_size : side of the square random training crops, in pixels (rounded down to a
         multiple of the stride; images smaller than it are used whole; None: the task's
-        default, 64 for counting, 128 for landmarks, which need the context).
+        default, 64 for counting, 128 for landmarks as before).
     crops_per_image : random crops drawn from each training image per epoch (None: the task's
         default, 4 for counting, so that an epoch of 64 px crops covers as many pixels as one
         of 128 px crops; 1 for landmarks).

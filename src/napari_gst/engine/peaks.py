@@ -36,6 +36,8 @@ def cells_to_pixels(cells: np.ndarray, stride: int) -> np.ndarray:
 
 def _refine(density: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     """Return the peaks moved to the mass centroid of their 3 x 3 neighbourhood (cell units)."""
+    # A centroid over the clipped 3 x 3 window gives sub-cell positions, which matters at
+    # stride 8 where one cell spans 8 pixels.
     padded = np.pad(density, 1)
     offsets = np.array([-1, 0, 1], dtype=np.float64)
     refined = peaks.astype(np.float64).copy()
@@ -63,6 +65,8 @@ def _apportion(masses: np.ndarray, total: int) -> np.ndarray:
 
 def _place(coords: np.ndarray, weights: np.ndarray, n: int, iterations: int = 25) -> np.ndarray:
     """Return ``n`` weighted k-means centres of one basin's cells (its centroid when n = 1)."""
+    if not weights.sum() > 0:  # densities so faint that their powers underflow
+        weights = np.ones_like(weights)
     if n == 1 or len(coords) <= n:
         if len(coords) <= n and n > 1:
             # Fewer cells than objects: every cell holds one, the rest stack on the heaviest.
