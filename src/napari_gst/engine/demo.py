@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from .config import TrainConfig
@@ -57,6 +58,8 @@ def _train(config: TrainConfig, train_items, val_items, out: Path) -> None:
 def run_demo(out: Path, *, device: str = "auto") -> tuple[dict, list[str]]:
     """Train on synthetic cells, predict the held-out ones; return (result, lines to print)."""
     from .checkpoint import load_checkpoint
+    from .evaluation import DEFAULT_MATCH_RADIUS
+    from .metrics import match_points
     from .overlays import prediction_overlay_png
     from .prediction import predict
 
@@ -67,8 +70,11 @@ def run_demo(out: Path, *, device: str = "auto") -> tuple[dict, list[str]]:
     _train(config, train_items, val_items, out)
     checkpoint = load_checkpoint(out / "model", task="count")
     rows, lines = [], [f"{'image':<16}{'true':>6}{'predicted':>11}{'error':>8}"]
+    matched = np.zeros(3)  # true positives, detections, cells
     for item in test_items:
         prediction = predict(checkpoint, item.image, device=device)
+        match = match_points(prediction.points, item.points, DEFAULT_MATCH_RADIUS)
+        matched += (match.true_positives, len(prediction.points), len(item.points))
         rows.append({"name": item.name, "true": item.count, "predicted": prediction.count})
         lines.append(
             f"{item.name:<16}{item.count:>6}{prediction.count:>11.1f}"
@@ -83,15 +89,20 @@ def run_demo(out: Path, *, device: str = "auto") -> tuple[dict, list[str]]:
     true_total = sum(row["true"] for row in rows)
     error = sum(row["predicted"] for row in rows) - true_total
     seconds = time.perf_counter() - start
+    precision, recall = matched[0] / max(matched[1], 1), matched[0] / max(matched[2], 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
     lines += [
         f"total: predicted {true_total + error:.1f} for {true_total} cells "
         f"({100 * error / max(true_total, 1):+.1f}%) in {seconds:.0f} s",
+        f"detections within {DEFAULT_MATCH_RADIUS:g} px: precision {precision:.2f}, "
+        f"recall {recall:.2f}, F1 {f1:.2f}",
         f"overlay (image + density + detections): {overlay}",
         f"model: {out / 'model'}",
     ]
     result = {
         "images": rows,
         "relative_error": error / max(true_total, 1),
+        "detection": {"precision": precision, "recall": recall, "f1": f1},
         "seconds": seconds,
         "overlay": str(overlay),
         "model_dir": str(out / "model"),
