@@ -155,6 +155,11 @@ def _add_predict(commands) -> None:
     parser.add_argument("images", type=Path, nargs="+", help="image files")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--tile-size", type=int, help="predict in tiles of this size (px)")
+    parser.add_argument(
+        "--overlay",
+        action="store_true",
+        help="counting: also write <name>_overlay.png (image, density in red, points as +)",
+    )
     _add_detection(parser)
     _add_common(parser)
 

@@ -1,6 +1,7 @@
 """The napari-gst command: predict, evaluate, fit outputs and --json contracts."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,26 @@ def test_predict_writes_density_points_and_counts(capsys, tmp_path, cells_folder
     counts = (tmp_path / "counts.csv").read_text().splitlines()
     assert counts[0] == "image,plane,count" and len(counts) == 3
     assert (tmp_path / "img_1_points.csv").read_text().startswith("index,axis-0,axis-1")
+    assert "overlays" not in result["images"][0]  # only with --overlay
+
+
+def test_predict_overlay_writes_one_png_per_image_or_plane(
+    capsys, tmp_path, cells_folder, model_folder
+):
+    from napari_gst.data import read_image
+
+    plane = read_image(cells_folder / "img_0.png")
+    stack = tmp_path / "stack.tif"
+    tifffile.imwrite(stack, np.stack([plane, plane[::-1]]))
+    image = str(cells_folder / "img_0.png")
+    out = tmp_path / "out"
+    argv = ("predict", str(model_folder), image, str(stack), "--out", str(out), "--overlay")
+    status, printed, _ = run(capsys, *argv, "--json")
+    assert status == 0
+    overlays = [entry["overlays"] for entry in json.loads(printed)["images"]]
+    expected = [["img_0_overlay.png"], ["stack_overlay_0.png", "stack_overlay_1.png"]]
+    assert [[Path(path).name for path in paths] for paths in overlays] == expected
+    assert all((out / name).read_bytes()[:4] == b"\x89PNG" for names in expected for name in names)
 
 
 def test_evaluate_json_has_count_and_detection_scores(capsys, cells_folder, model_folder):

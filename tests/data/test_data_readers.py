@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 import tifffile
 
-from napari_gst.data import read_image, read_points, write_points_csv
+from napari_gst.data import read_image, read_image_or_stack, read_points, write_points_csv
 from napari_gst.errors import GSTError
 
 
@@ -83,6 +83,33 @@ def test_volume_is_refused(tmp_path):
         GSTError, match=r"volume.tif has shape \(20, 16, 16\), a stack of 20 planes"
     ):
         read_image(tmp_path / "volume.tif")
+
+
+@pytest.mark.parametrize(
+    ("stored", "channels", "read"),
+    [
+        ((20, 16, 16), 1, (20, 16, 16)),  # a grey stack that read_image refuses
+        ((3, 40, 60), 1, (3, 40, 60)),  # three grey planes, not three channels
+        ((3, 40, 60), 3, (40, 60, 3)),  # a channel-first image for an RGB network
+        ((40, 60, 3), 3, (40, 60, 3)),
+        ((40, 60), 1, (40, 60)),
+        ((1, 40, 60), 1, (40, 60)),
+        ((4, 40, 60, 3), 3, (4, 40, 60, 3)),  # a stack of RGB planes
+        ((4, 3, 40, 60), 3, (4, 40, 60, 3)),  # ... stored channel-first
+    ],
+)
+def test_prediction_reads_multi_page_tiffs_as_stacks(tmp_path, stored, channels, read):
+    data = np.arange(np.prod(stored), dtype=np.uint16).reshape(stored)
+    tifffile.imwrite(tmp_path / "file.tif", data)
+    assert read_image_or_stack(tmp_path / "file.tif", channels).shape == read
+
+
+def test_stack_reading_names_a_missing_or_broken_file(tmp_path):
+    with pytest.raises(GSTError, match="none.tif does not exist"):
+        read_image_or_stack(tmp_path / "none.tif")
+    (tmp_path / "bad.tif").write_bytes(b"not a tiff")
+    with pytest.raises(GSTError, match="cannot read image .*bad.tif"):
+        read_image_or_stack(tmp_path / "bad.tif")
 
 
 @pytest.mark.parametrize(

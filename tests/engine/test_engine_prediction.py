@@ -59,6 +59,9 @@ def test_channel_mismatch_is_reported(spots):
     rgb = np.repeat(spots[..., None], 3, axis=-1)
     with pytest.raises(GSTError, match="3 channel.*expects 1"):
         predict(BrightnessCounter(), rgb[None])
+    # An RGB image for a grey network is refused, not read as 40 planes 3 pixels wide.
+    with pytest.raises(GSTError, match=r"3 channel\(s\) but the model expects 1"):
+        predict(BrightnessCounter(), rgb)
 
 
 def test_detection_reads_touching_spots_as_basins_or_as_one_peak():

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .annotations import AnnotatedImage, PointSet
 from .discovery import FORMATS, discover_dataset, load_dataset
-from .image_io import IMAGE_SUFFIXES, read_image
+from .image_io import IMAGE_SUFFIXES, read_image, read_image_or_stack
 from .normalise import Normalisation
 from .point_io import read_points
 from .points_csv import write_points_csv
@@ -35,6 +35,7 @@ __all__ = [
     "make_cells",
     "make_cells_dataset",
     "read_image",
+    "read_image_or_stack",
     "read_points",
     "write_points_csv",
     "DensityDataset",

@@ -55,6 +55,31 @@ def read_image(path: str | Path) -> np.ndarray:
     return _to_channel_last(np.asarray(image), path)
 
 
+def read_image_or_stack(path: str | Path, channels: int = 1) -> np.ndarray:
+    """Return a file as an image (H, W[, C]) or a stack of planes (T, H, W[, C]).
+
+    For prediction, where a multi-page TIFF is a time-lapse or z-stack: a 3-D array whose
+    last axis is wider than :func:`read_image`'s channel limit (8) and whose first axis is
+    not ``channels`` (the network's inputs) is a stack of grey planes; a 4-D array is a stack
+    of (H, W, C) planes, or of (C, H, W) ones when its last axis is that wide. Everything
+    else is read as :func:`read_image` reads it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GSTError(f"image file {path} does not exist")
+    try:
+        raw = np.asarray(_decode(path))
+    except Exception as error:  # decoders raise many unrelated types; name the file instead
+        raise GSTError(f"cannot read image {path}: {error}") from error
+    raw = raw.reshape([size for size in raw.shape if size != 1] or [1])  # drop unit axes
+    if raw.ndim == 4:
+        planes = raw if raw.shape[-1] <= _MAX_CHANNELS else np.moveaxis(raw, 1, -1)
+        return np.stack([_to_channel_last(plane, path) for plane in planes])
+    if raw.ndim == 3 and raw.shape[-1] > _MAX_CHANNELS and raw.shape[0] != channels:
+        return np.stack([_to_channel_last(plane, path) for plane in raw])
+    return _to_channel_last(raw, path)
+
+
 def _decode(path: Path) -> np.ndarray:
     """Return the raw decoded array of ``path`` (tifffile for TIFF, imageio otherwise)."""
     if path.suffix.lower() in _TIFF_SUFFIXES:

@@ -168,6 +168,18 @@ def _write_prediction(prediction, stem: str, out: Path) -> tuple[Path, Path]:
     return density_path, points_path
 
 
+def _write_overlays(image: np.ndarray, prediction, stem: str, out: Path) -> list[str]:
+    """Write ``<stem>_overlay.png`` (a stack: ``<stem>_overlay_<plane>.png``); return paths."""
+    from .overlays import prediction_overlay_png
+
+    if not prediction.is_stack:
+        return [str(prediction_overlay_png(image, prediction, out / f"{stem}_overlay.png"))]
+    return [
+        str(prediction_overlay_png(image[index], plane, out / f"{stem}_overlay_{index}.png"))
+        for index, plane in enumerate(prediction.planes())
+    ]
+
+
 def _write_stack_points(path: Path, points: np.ndarray) -> None:
     """Write (plane, row, col) points as a napari CSV (index, axis-0, axis-1, axis-2)."""
     with path.open("w", newline="") as handle:
@@ -179,10 +191,10 @@ def _write_stack_points(path: Path, points: np.ndarray) -> None:
 
 def run_predict(args: argparse.Namespace) -> Result:
     """Predict every image; write densities, points and one counts table."""
-    from ..data import read_image
+    from ..data import read_image_or_stack
     from ..devices import resolve_device
     from .checkpoint import load_checkpoint
-    from .prediction import predict
+    from .prediction import input_channels, predict
 
     device = resolve_device(args.device)
     checkpoint = load_checkpoint(args.model_dir, device=device)
@@ -190,10 +202,12 @@ def run_predict(args: argparse.Namespace) -> Result:
     if checkpoint.task == "landmarks":
         return _predict_landmarks(args, checkpoint, device)
     rows, images = [], []
+    channels = input_channels(checkpoint.model) or 1
     for path in tqdm(args.images, desc="predicting", file=sys.stderr, leave=False, disable=None):
+        image = read_image_or_stack(path, channels)
         prediction = predict(
             checkpoint,
-            read_image(path),
+            image,
             device=device,
             tile_size=args.tile_size,
             detection=args.detection,
@@ -210,6 +224,8 @@ def run_predict(args: argparse.Namespace) -> Result:
                 "points": str(points_path),
             }
         )
+        if args.overlay:
+            images[-1]["overlays"] = _write_overlays(image, prediction, path.stem, args.out)
     counts_path = write_counts_csv(args.out / "counts.csv", rows)
     lines = [f"{entry['image']}: {entry['count']:.1f}" for entry in images]
     return {"images": images, "counts_csv": str(counts_path)}, [*lines, f"counts: {counts_path}"]
@@ -217,12 +233,13 @@ def run_predict(args: argparse.Namespace) -> Result:
 
 def _predict_landmarks(args: argparse.Namespace, checkpoint, device) -> Result:
     """Predict landmarks of every image; write densities, landmark CSVs and one table."""
-    from ..data import read_image
-    from .prediction import predict
+    from ..data import read_image_or_stack
+    from .prediction import input_channels, predict
 
     rows, images = [], []
     for path in tqdm(args.images, desc="predicting", file=sys.stderr, leave=False, disable=None):
-        result = predict(checkpoint, read_image(path), device=device, tile_size=args.tile_size)
+        image = read_image_or_stack(path, input_channels(checkpoint.model) or 1)
+        result = predict(checkpoint, image, device=device, tile_size=args.tile_size)
         entry = write_landmark_outputs(result, path.stem, args.out)
         rows += [{"image": path.name, **row} for row in entry["table"]]
         images.append({"image": str(path), **entry})

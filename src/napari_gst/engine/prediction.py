@@ -20,6 +20,8 @@ from .tiling import as_image_tensor, infer_density, infer_density_tiled, model_s
 # tiled so memory stays bounded (about 1 GB of activations for the U-Net on a CPU).
 AUTO_TILE_PIXELS = 1024 * 1024
 AUTO_TILE_SIZE = 512
+# A 3-D array's last axis up to this long is read as channels (as image files are read).
+_MAX_CHANNELS = 8
 
 if TYPE_CHECKING:  # pragma: no cover
     from .landmark_prediction import LandmarkResult
@@ -54,6 +56,21 @@ class Prediction:
         """Return the count of each plane as a 1-D array (one entry for a single image)."""
         return np.atleast_1d(np.asarray(self.count, dtype=np.float64))
 
+    def planes(self) -> list[Prediction]:
+        """Return one single-image Prediction per plane (``[self]`` for a single image)."""
+        if not self.is_stack:
+            return [self]
+        return [
+            Prediction(
+                density=self.density[index],
+                count=float(count),
+                points=self.points[self.points[:, 0] == index, 1:],
+                stride=self.stride,
+                image_shape=self.image_shape,
+            )
+            for index, count in enumerate(self.counts())
+        ]
+
 
 def _resolve_model(
     model_or_checkpoint: nn.Module | Checkpoint | str | Path, normalisation: object, device
@@ -77,7 +94,7 @@ def _resolve_model(
     return model_or_checkpoint.to(device).eval(), normalisation or Normalisation()
 
 
-def _in_channels(model: nn.Module) -> int | None:
+def input_channels(model: nn.Module) -> int | None:
     """Return the network's input channels (``in_channels``, else its first convolution's)."""
     declared = getattr(model, "in_channels", None)
     if isinstance(declared, int):
@@ -96,8 +113,15 @@ def _planes(image: object, channels: int | None, stack: bool | None) -> tuple[np
             f"image must be (H, W), (H, W, C), (T, H, W) or (T, H, W, C), got {array.shape}"
         )
     if stack is None:
-        # A 3-D array is a stack unless its last axis matches the network's input channels.
+        # A 3-D array is a stack unless its last axis matches the network's input channels;
+        # a last axis short enough to be channels (an RGB image for a grey network) is a
+        # channel mismatch, not a stack of planes a few pixels wide.
         stack = array.ndim == 4 or (array.ndim == 3 and array.shape[-1] != (channels or 1))
+        if stack and array.ndim == 3 and array.shape[-1] <= _MAX_CHANNELS:
+            raise GSTError(
+                f"image has {array.shape[-1]} channel(s) but the model expects {channels or 1} "
+                f"(image shape {array.shape}; pass stack=True for a stack of planes this narrow)"
+            )
     if stack:
         planes = array[..., None] if array.ndim == 3 else array
     else:
@@ -198,7 +222,7 @@ def predict(
     model_or_checkpoint = load_model_argument(model_or_checkpoint, task, device)
     task = task_of(model_or_checkpoint, task)
     model, normalisation = _resolve_model(model_or_checkpoint, normalisation, device)
-    planes, is_stack = _planes(image, _in_channels(model), stack)
+    planes, is_stack = _planes(image, input_channels(model), stack)
     all_densities = [
         plane_densities(model, normalisation.apply(plane), device, tile_size, overlap)
         for plane in planes
