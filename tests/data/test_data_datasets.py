@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +19,7 @@ from napari_gst.data import (
     read_points,
 )
 from napari_gst.data.annotations import AnnotatedImage
+from napari_gst.data.kernel_padding import pad_kernel
 from napari_gst.errors import GSTError
 
 # A few iterations are enough for geometry tests: the fit's quality is not what they check.
@@ -57,6 +60,36 @@ def test_training_crop_is_stride_aligned_and_kernel_matches(items):
         np.testing.assert_allclose(kernel.matrix.sum(axis=1), 1.0, atol=1e-5)
         assert sample["count"] == pytest.approx(float(kernel.mass.sum()))
         assert 0.0 <= sample["count"] <= 8.0
+
+
+def test_training_kernels_equal_the_whole_kernel_padded_flipped_and_cropped(items):
+    # Samples build only their crop's cells; the slow path (whole rescaled kernel, padded,
+    # flipped, cropped) must give the same kernel for every plan: crops reaching into the
+    # padding, both flips, rescales.
+    dataset = DensityDataset(
+        items, stride=4, crop_size=(24, 32), scale_range=(0.8, 1.2), vertical_flip=True,
+        fit_kwargs=FAST_FIT,
+    )  # fmt: skip
+    for draw in range(12):
+        index = draw % 2
+        plan = dataset._plan(index, items[index].shape)
+        fast = dataset._target(index, plan)
+        slow = pad_kernel(dataset._scaled_kernel(index, plan.scale), plan.padded_shape)
+        for axis in plan.flips:
+            slow = slow.flip(axis)
+        slow = slow.crop(*plan.crop)
+        np.testing.assert_array_equal(fast.ids, slow.ids)
+        np.testing.assert_allclose(fast.dense(), slow.dense(), atol=1e-7)
+        np.testing.assert_allclose(fast.mass, slow.mass, rtol=1e-10)
+        np.testing.assert_allclose(fast.points, slow.points, atol=1e-9)
+
+
+def test_samples_do_not_share_memory_with_the_cached_images(items):
+    dataset = DensityDataset(items, stride=1, crop_size=None, flip=False, use_kernel=False)
+    first = dataset[0]["image"]
+    first += 100.0  # a caller may write into its sample
+
+    assert float(dataset[0]["image"].max()) < 100.0
 
 
 def test_evaluation_sample_is_the_whole_padded_image(items):
@@ -264,3 +297,19 @@ def test_parallel_fits_equal_sequential_fits(items, tmp_path):
     for a, b in zip(parallel, here, strict=True):
         np.testing.assert_allclose(a.sigmas, b.sigmas, rtol=1e-4)
     assert len(list(tmp_path.glob("fit-*.npz"))) == 2
+
+
+def test_image_crop_equals_the_whole_image_padded_flipped_and_cropped():
+    # apply_to_image moves only the crop's pixels; the slow path pads, flips and crops all.
+    from napari_gst.data.augment import apply_to_image, random_plan
+
+    image = torch.rand(2, 45, 38)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        plan = random_plan(rng, (45, 38), 4, (24, 32), (0.8, 1.2), (0, 1))
+        rescaled = apply_to_image(image, replace(plan, crop=None, flips=()))
+        slow = torch.flip(rescaled, dims=tuple(axis + 1 for axis in plan.flips))
+        top, left, height, width = plan.crop
+        expected = slow[:, top : top + height, left : left + width]
+
+        torch.testing.assert_close(apply_to_image(image, plan), expected, rtol=0, atol=0)

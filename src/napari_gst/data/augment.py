@@ -95,6 +95,18 @@ def eval_plan(shape: tuple[int, int], stride: int) -> SamplePlan:
     return SamplePlan(1.0, padded_to_stride(shape, stride), (), None)
 
 
+def unflipped_box(plan: SamplePlan) -> tuple[int, int, int, int]:
+    """Return the plan's crop box in the padded image before its flips (the same pixels)."""
+    if plan.crop is None:
+        raise GSTError("the sample plan has no crop")
+    top, left, height, width = plan.crop
+    if 0 in plan.flips:
+        top = plan.padded_shape[0] - top - height
+    if 1 in plan.flips:
+        left = plan.padded_shape[1] - left - width
+    return top, left, height, width
+
+
 def apply_to_image(image: torch.Tensor, plan: SamplePlan) -> torch.Tensor:
     """Return the (C, h, w) image after the plan's rescale, zero padding, flip and crop.
 
@@ -110,13 +122,18 @@ def apply_to_image(image: torch.Tensor, plan: SamplePlan) -> torch.Tensor:
             antialias=plan.scale < 1.0,  # avoid aliasing the texture when shrinking
             align_corners=False,
         )[0]
-    extra_rows = plan.padded_shape[0] - image.shape[1]
-    extra_cols = plan.padded_shape[1] - image.shape[2]
+    if plan.crop is not None:
+        # Only the crop's pixels are moved: the box is cut from the unflipped image (zero
+        # filled where it reaches into the bottom/right padding) and then flipped, which is
+        # the same as padding, flipping and cropping the whole image.
+        top, left, height, width = unflipped_box(plan)
+        image = image[:, top : top + height, left : left + width]
+        extra_rows, extra_cols = height - image.shape[1], width - image.shape[2]
+    else:
+        extra_rows = plan.padded_shape[0] - image.shape[1]
+        extra_cols = plan.padded_shape[1] - image.shape[2]
     if extra_rows or extra_cols:
         image = F.pad(image, (0, extra_cols, 0, extra_rows))
     if plan.flips:
         image = torch.flip(image, dims=tuple(axis + 1 for axis in plan.flips))
-    if plan.crop is not None:
-        top, left, height, width = plan.crop
-        image = image[:, top : top + height, left : left + width]
     return image.contiguous()

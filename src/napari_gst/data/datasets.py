@@ -12,18 +12,19 @@ from torch.utils.data import Dataset
 from .._validation import as_points, as_stride
 from ..errors import GSTError
 from ..splat import GaussianFit
-from ..transport import TransportKernel, build_kernel
+from ..transport import TransportKernel, build_cropped_kernel, build_kernel
 from .annotations import AnnotatedImage
 from .augment import (
     SamplePlan,
-    apply_to_image,
     as_crop_size,
     as_scale_range,
     eval_plan,
     random_plan,
     scaled_shape,
+    unflipped_box,
 )
 from .fitting import FittedImages
+from .image_cache import NormalisedImages, transformed_copy
 from .kernel_padding import pad_kernel
 from .normalise import Normalisation
 from .point_targets import point_target
@@ -88,6 +89,7 @@ class DensityDataset(FittedImages, Dataset):
         self.cache_dir = cache_dir
         self.fit_kwargs, self.kernel_kwargs = dict(fit_kwargs or {}), dict(kernel_kwargs or {})
         self.normalisation = normalisation or Normalisation()
+        self._normalised = NormalisedImages(self.normalisation)
         self.epoch = 0
         self._fits: dict[int, GaussianFit] = {}
         self._draws = np.zeros(len(self.items), dtype=np.int64)
@@ -113,8 +115,7 @@ class DensityDataset(FittedImages, Dataset):
         """Return sample ``index``: {"image", "target", "count", "name"}."""
         item = self.items[index]
         plan = self._plan(index, item.shape)
-        image = torch.from_numpy(self.normalisation.apply(item.image)).permute(2, 0, 1)
-        image = apply_to_image(image, plan)
+        image = transformed_copy(self._normalised, index, item.image, plan)
         target = self._target(index, plan)
         return {
             "image": image,
@@ -137,12 +138,26 @@ class DensityDataset(FittedImages, Dataset):
         item = self.items[index]
         if not self.use_kernel:
             return point_target(item.points, item.shape, self.stride, plan)
-        kernel = self._scaled_kernel(index, plan.scale)
-        kernel = pad_kernel(kernel, plan.padded_shape)
+        if plan.crop is None:
+            kernel = pad_kernel(self._scaled_kernel(index, plan.scale), plan.padded_shape)
+            for axis in plan.flips:
+                kernel = kernel.flip(axis)
+            return kernel
+        # Only the crop's cells are built (the same rows as building the whole rescaled
+        # kernel, padding, flipping and cropping it, at a fraction of the cost); the crop
+        # box is mapped back through the flips, and the small kernel is flipped after.
+        shape = scaled_shape(item.shape, plan.scale)
+        kernel = build_cropped_kernel(
+            self.fit(index),
+            shape,
+            self.stride,
+            unflipped_box(plan),
+            frame_shape=plan.padded_shape,
+            scale=plan.scale,
+            **self.kernel_kwargs,
+        )
         for axis in plan.flips:
             kernel = kernel.flip(axis)
-        if plan.crop is not None:
-            kernel = kernel.crop(*plan.crop)
         return kernel
 
     def _scaled_kernel(self, index: int, scale: float) -> TransportKernel:

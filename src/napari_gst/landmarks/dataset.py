@@ -13,7 +13,6 @@ from .._validation import as_stride
 from ..data.annotations import AnnotatedImage
 from ..data.augment import (
     SamplePlan,
-    apply_to_image,
     as_crop_size,
     as_scale_range,
     eval_plan,
@@ -21,6 +20,7 @@ from ..data.augment import (
     scaled_shape,
 )
 from ..data.fitting import FittedImages
+from ..data.image_cache import NormalisedImages, transformed_copy
 from ..data.kernel_padding import pad_kernel
 from ..data.normalise import Normalisation
 from ..errors import GSTError
@@ -115,6 +115,7 @@ class LandmarkDataset(FittedImages, Dataset):
         self.scale_range = as_scale_range(scale_range)
         self.permutation = flip_permutation(landmark_set, flip_map) if flip else None
         self.normalisation = normalisation or Normalisation()
+        self._normalised = NormalisedImages(self.normalisation)
         self.fit_kwargs, self.kernel_kwargs = dict(fit_kwargs or {}), dict(kernel_kwargs or {})
         self.sigma_schedule = sigma_schedule or default_sigma_schedule(
             self.stride, DEFAULT_TIGHTEN_EPOCHS
@@ -177,8 +178,7 @@ class LandmarkDataset(FittedImages, Dataset):
         """Return sample ``index`` under this draw's plan (see the class docstring)."""
         item = self.items[index]
         plan = self._plan(index, item.shape)
-        image = torch.from_numpy(self.normalisation.apply(item.image)).permute(2, 0, 1)
-        image = apply_to_image(image, plan)
+        image = transformed_copy(self._normalised, index, item.image, plan)
         moved = landmarks_under_plan(self.landmarks[index], plan, self.permutation)
         frame = tuple(image.shape[1:])
         if self.target == "gst":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._validation import as_shape, as_sigma_range, as_stride
 from ..errors import GSTError
-from .geometry import Gaussians, ellipse_cells, grid_shape_for
+from .geometry import EllipseCells, Gaussians, ellipse_cells, grid_shape_for
 from .kernel import TransportKernel
 from .posterior import posterior_csr
 
@@ -143,6 +145,59 @@ def build_kernel(
     >>> kernel = build_kernel(fit, fit.image_shape, stride=8)  # doctest: +SKIP
     >>> counts_per_point = kernel.matrix.T @ density.ravel()  # doctest: +SKIP
     """
+    frame = _prepare(fit, shape, stride, sigma_range, scale, background, beta,
+                     background_distance, cutoff)  # fmt: skip
+    entries = ellipse_cells(frame.points, frame.gaussians, frame.grid, frame.stride, frame.cutoff)
+    matrix = frame.posterior(entries, frame.grid[0] * frame.grid[1])
+    return TransportKernel(
+        matrix=matrix,
+        grid_shape=frame.grid,
+        stride=frame.stride,
+        image_shape=frame.shape,
+        points=frame.points,
+        mass=np.ones(len(frame.points)),
+        covariances=frame.gaussians.covariances,
+        ids=np.arange(len(frame.points), dtype=np.int64),
+        settings=frame.settings,
+    )
+
+
+@dataclass(frozen=True)
+class KernelFrame:
+    """The checked geometry and settings of a kernel before any cell is evaluated."""
+
+    points: np.ndarray
+    gaussians: Gaussians
+    shape: tuple[int, int]
+    grid: tuple[int, int]
+    stride: int
+    cutoff: float
+    settings: dict
+
+    def posterior(self, entries: EllipseCells, n_cells: int) -> sp.csr_array:
+        """Return the posterior rows of ``entries``' cells (numbered 0 .. n_cells - 1)."""
+        return posterior_csr(
+            entries,
+            self.gaussians.log_det,
+            n_cells,
+            background=self.settings["background"],
+            beta=self.settings["beta"],
+            background_distance=self.settings["background_distance"],
+        )
+
+
+def _prepare(
+    fit: object,
+    shape: tuple[int, int],
+    stride: int,
+    sigma_range: tuple[float, float] | None,
+    scale: float,
+    background: bool,
+    beta: float,
+    background_distance: float,
+    cutoff: float,
+) -> KernelFrame:
+    """Return the kernel frame of ``build_kernel``'s arguments, each checked by name."""
     points, sigmas, angles, fit_shape = _fit_arrays(fit)
     shape = as_shape(shape, "shape")
     stride = as_stride(stride)
@@ -153,18 +208,6 @@ def build_kernel(
     beta = _check_positive(beta, "beta")
     background_distance = _check_positive(background_distance, "background_distance")
     low, high = as_sigma_range(default_sigma_range(stride) if sigma_range is None else sigma_range)
-    points = _rescale_points(points, scale, fit_shape, shape)
-    gaussians = Gaussians.from_scales(sigmas * scale, angles, (low, high))
-    grid = grid_shape_for(shape, stride)
-    entries = ellipse_cells(points, gaussians, grid, stride, cutoff)
-    matrix = posterior_csr(
-        entries,
-        gaussians.log_det,
-        grid[0] * grid[1],
-        background=bool(background),
-        beta=beta,
-        background_distance=background_distance,
-    )
     settings = {
         "cutoff": cutoff,
         "sigma_range": [low, high],
@@ -173,14 +216,12 @@ def build_kernel(
         "background_distance": background_distance,
         "scale": scale,
     }
-    return TransportKernel(
-        matrix=matrix,
-        grid_shape=grid,
+    return KernelFrame(
+        points=_rescale_points(points, scale, fit_shape, shape),
+        gaussians=Gaussians.from_scales(sigmas * scale, angles, (low, high)),
+        shape=shape,
+        grid=grid_shape_for(shape, stride),
         stride=stride,
-        image_shape=shape,
-        points=points,
-        mass=np.ones(len(points)),
-        covariances=gaussians.covariances,
-        ids=np.arange(len(points), dtype=np.int64),
+        cutoff=cutoff,
         settings=settings,
     )

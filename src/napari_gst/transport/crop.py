@@ -63,11 +63,31 @@ def gaussian_fractions(kernel: TransportKernel, window: tuple[int, int, int, int
     cut-off. Points whose cut-off box is wholly inside (outside) the window get 1 (0) without
     evaluating it; only points that straddle an edge are summed.
     """
+    return window_fractions(
+        kernel.points,
+        Gaussians.from_covariances(kernel.covariances),
+        kernel.grid_shape,
+        kernel.stride,
+        float(kernel.settings["cutoff"]),
+        window,
+    )
+
+
+def window_fractions(
+    points: np.ndarray,
+    gaussians: Gaussians,
+    grid_shape: tuple[int, int],
+    stride: int,
+    cutoff: float,
+    window: tuple[int, int, int, int],
+) -> np.ndarray:
+    """Return per point the fraction of its Gaussian mass over the grid's cells in ``window``.
+
+    The frame-free form of :func:`gaussian_fractions` (used before any kernel exists).
+    """
     r0, r1, c0, c1 = window
-    gh, gw = kernel.grid_shape
-    gaussians = Gaussians.from_covariances(kernel.covariances)
-    cutoff = float(kernel.settings["cutoff"])
-    first_r, count_r, first_c, count_c = cell_boxes(kernel.points, gaussians, kernel.stride, cutoff)
+    gh, gw = grid_shape
+    first_r, count_r, first_c, count_c = cell_boxes(points, gaussians, stride, cutoff)
     # The part of each box inside this frame's grid, as end-exclusive cell ranges.
     lo_r, hi_r = np.maximum(first_r, 0), np.minimum(first_r + count_r, gh)
     lo_c, hi_c = np.maximum(first_c, 0), np.minimum(first_c + count_c, gw)
@@ -78,11 +98,7 @@ def gaussian_fractions(kernel: TransportKernel, window: tuple[int, int, int, int
     if len(straddle) == 0:
         return fractions
     entries = ellipse_cells(
-        kernel.points[straddle],
-        gaussians.subset(straddle),
-        kernel.grid_shape,
-        kernel.stride,
-        cutoff,
+        points[straddle], gaussians.subset(straddle), grid_shape, stride, cutoff
     )
     point = entries.point
     weight = np.exp(-0.5 * entries.m2)
@@ -92,6 +108,37 @@ def gaussian_fractions(kernel: TransportKernel, window: tuple[int, int, int, int
     kept = np.bincount(point, weights=weight * in_window, minlength=len(straddle))
     fractions[straddle] = np.divide(kept, total, out=np.zeros_like(kept), where=total > 0)
     return fractions
+
+
+def pad_grid_rows(
+    matrix: sp.csr_array, grid_shape: tuple[int, int], padded_grid: tuple[int, int]
+) -> sp.csr_array:
+    """Return K's rows moved into a grid extended at the bottom/right; new cells are background.
+
+    Cells of the original grid keep their rows exactly (padding at the far edges moves no
+    cell); cells that exist only in the padding send everything to the last (background)
+    column, since zero padding holds nothing to count.
+    """
+    old_rows, old_cols = grid_shape
+    coo = matrix.tocoo()
+    cell_row, cell_col = np.divmod(coo.row, old_cols)
+    new_row = cell_row * padded_grid[1] + cell_col
+    rows, cols = np.mgrid[: padded_grid[0], : padded_grid[1]]
+    outside = ((rows >= old_rows) | (cols >= old_cols)).ravel()
+    background_rows = np.flatnonzero(outside)
+    n_columns = matrix.shape[1]
+    padded = sp.csr_array(
+        (
+            np.concatenate([coo.data, np.ones(len(background_rows), dtype=coo.data.dtype)]),
+            (
+                np.concatenate([new_row, background_rows]),
+                np.concatenate([coo.col, np.full(len(background_rows), n_columns - 1)]),
+            ),
+        ),
+        shape=(padded_grid[0] * padded_grid[1], n_columns),
+    )
+    padded.sort_indices()
+    return padded
 
 
 def _merge_columns(rows: sp.csr_array, keep: np.ndarray) -> sp.csr_array:

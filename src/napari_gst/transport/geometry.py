@@ -125,11 +125,16 @@ def _row_runs(
     grid_shape: tuple[int, int],
     stride: int,
     cutoff: float,
+    window: tuple[int, int, int, int],
 ) -> tuple[np.ndarray, ...]:
-    """Return per (point, grid row) run: point, row offset d_r, first column, run length."""
+    """Return per (point, grid row) run: point, row offset d_r, first column, run length.
+
+    Runs are clipped to the cell ``window`` (r0, r1, c0, c1), end-exclusive.
+    """
+    row_lo, row_hi, col_lo, col_hi = window
     first_r, count_r, _, _ = cell_boxes(points, gaussians, stride, cutoff)
-    last_r = np.minimum(first_r + count_r, grid_shape[0])
-    first_r = np.maximum(first_r, 0)
+    last_r = np.minimum(first_r + count_r, row_hi)
+    first_r = np.maximum(first_r, row_lo)
     count_r = np.maximum(last_r - first_r, 0)
     run_point = np.repeat(np.arange(len(points)), count_r)
     run_start = np.repeat(np.cumsum(count_r) - count_r, count_r)
@@ -144,8 +149,8 @@ def _row_runs(
     centre = points[run_point, 1] - inv[:, 1] * d_r / inv[:, 2]
     half = np.sqrt(disc) / inv[:, 2]
     first_c, count_c = _cell_range(centre, half, stride)
-    last_c = np.minimum(first_c + count_c, grid_shape[1])
-    first_c = np.maximum(first_c, 0)
+    last_c = np.minimum(first_c + count_c, col_hi)
+    first_c = np.maximum(first_c, col_lo)
     return run_point, run_row, d_r, first_c, np.maximum(last_c - first_c, 0)
 
 
@@ -155,14 +160,20 @@ def ellipse_cells(
     grid_shape: tuple[int, int],
     stride: int,
     cutoff: float,
+    window: tuple[int, int, int, int] | None = None,
 ) -> EllipseCells:
     """Return every (point, cell) pair whose cell centre lies within ``cutoff`` of the point.
 
     Distances are Mahalanobis distances under each point's Gaussian. Each point's ellipse is
     walked row by row as column intervals, so the cost is the number of pairs, never N x P.
+    ``window`` (r0, r1, c0, c1), end-exclusive cell ranges inside the grid, keeps only the
+    cells in that rectangle (cell indices stay those of the whole grid); the pairs kept are
+    computed exactly as in the whole grid, and cost only what the window holds.
     """
+    if window is None:
+        window = (0, grid_shape[0], 0, grid_shape[1])
     run_point, run_row, d_r, first_c, length = _row_runs(
-        points, gaussians, grid_shape, stride, cutoff
+        points, gaussians, grid_shape, stride, cutoff, window
     )
     total = int(length.sum())
     run_start = np.cumsum(length) - length
