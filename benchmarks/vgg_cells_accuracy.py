@@ -30,7 +30,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "vgg_cells"
 LOSSES = ("gst", "l2", "bayesian", "ot")
 # Settings added to TrainConfig after rows of the full protocol were written, with the value
 # those runs used (the field's default, which reproduces the behaviour before it existed).
-NEW_SETTING_DEFAULTS = {"kernel_options": {}, "crops_per_image": 1}
+NEW_SETTING_DEFAULTS = {"kernel_options": {}, "crops_per_image": 1, "calibrate": False}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,7 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="random crops per training image and epoch",
     )
     parser.add_argument(
-        "--val-every", type=int, default=TrainConfig().val_every, help="validate every K epochs"
+        "--val-every",
+        type=lambda text: text if text == "auto" else int(text),
+        default=TrainConfig().val_every,
+        help='validate every K epochs, or "auto" (the counting default)',
     )
     parser.add_argument(
         "--sigma-range",

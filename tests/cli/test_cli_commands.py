@@ -135,7 +135,7 @@ def test_train_writes_a_model_that_predict_reads(capsys, tmp_path, cells_folder)
     assert status == 0
     result = json.loads(out)
     assert result["kind"] == "done" and result["epoch"] == 2
-    assert result["config"]["model_options"] == {"width": 4, "depth": 2}
+    assert result["config"]["model_options"] == {"input_stride": 2, "width": 4, "depth": 2}
     assert (result["config"]["crop_size"], result["config"]["crops_per_image"]) == (32, 2)
     assert (model_dir / "best" / "model.json").is_file()
     image = str(cells_folder / "img_0.png")

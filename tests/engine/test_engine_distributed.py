@@ -1,5 +1,6 @@
 """Data-parallel training: two CPU processes (gloo) end with identical weights."""
 
+import json
 import os
 import socket
 
@@ -71,5 +72,8 @@ def test_two_cpu_processes_end_with_identical_weights(tmp_path):
     assert first.keys() == second.keys()
     assert all(np.array_equal(first[key], second[key]) for key in first)
     # Rank 0 wrote the checkpoint; it holds the same weights.
+    # (The checkpoint is calibrated: its output gain is the count gain, the ranks' is 1.)
     saved = load_file(str(tmp_path / "last" / "model.safetensors"))
-    assert all(np.array_equal(saved[key], first[key]) for key in first)
+    gain = json.loads((tmp_path / "last" / "model.json").read_text())["metrics"]["count_gain"]
+    assert all(np.array_equal(saved[key], first[key]) for key in first if key != "output_gain")
+    assert float(saved["output_gain"]) == pytest.approx(gain) and float(first["output_gain"]) == 1

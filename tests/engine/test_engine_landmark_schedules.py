@@ -29,7 +29,7 @@ def landmark_config(**settings) -> TrainConfig:
 def test_landmarks_default_to_their_own_rate_and_a_warm_up():
     landmarks, counting = landmark_config(), TrainConfig()
     assert (landmarks.learning_rate, landmarks.warmup_fraction) == (2e-3, 0.05)
-    assert (counting.learning_rate, counting.warmup_fraction) == (1e-4, 0.0)
+    assert (counting.learning_rate, counting.warmup_fraction) == (3e-3, 0.05)
     explicit = landmark_config(learning_rate=5e-4, warmup_fraction=0.0)
     assert (explicit.learning_rate, explicit.warmup_fraction) == (5e-4, 0.0)
     assert TrainConfig.from_dict(landmarks.to_dict()) == landmarks
@@ -48,8 +48,9 @@ def test_the_warm_up_rises_to_the_peak_then_the_cosine_decays():
     assert max(rates) == pytest.approx(1e-3) and int(np.argmax(rates)) == 10
     assert np.all(np.diff(rates[:11]) > 0) and np.all(np.diff(rates[10:]) < 0)
     assert rates[-1] == pytest.approx(0.02e-3)
-    # Without a warm-up (counting's default) the rate starts at the peak, as it always did.
-    assert training_module._learning_rate(TrainConfig(learning_rate=1e-3), 0.0) == 1e-3
+    # Without a warm-up the rate starts at the peak.
+    no_warm_up = TrainConfig(learning_rate=1e-3, warmup_fraction=0.0)
+    assert training_module._learning_rate(no_warm_up, 0.0) == 1e-3
 
 
 def test_the_kernel_schedule_follows_the_learning_rates_progress(tmp_path, monkeypatch):

@@ -133,3 +133,34 @@ def test_resume_refuses_a_foreign_folder(items, tmp_path):
     (tmp_path / "model.json").write_text('{"format": "other"}')
     with pytest.raises(GSTError, match="not a napari-gst checkpoint"):
         run(TrainConfig(**TINY, loss="l2"), items, tmp_path / "out", resume=tmp_path)
+
+
+def test_auto_validation_keeps_validation_to_a_tenth_of_the_run(items, tmp_path, monkeypatch):
+    import napari_gst.engine.training as training_module
+
+    original = training_module._validate
+
+    def slow_validation(session):
+        time.sleep(0.3)  # far longer than a tiny epoch
+        return original(session)
+
+    monkeypatch.setattr(training_module, "_validate", slow_validation)
+    config = TrainConfig(**{**TINY, "val_every": "auto"}, loss="l2", epochs=5)
+    events = run(config, items, tmp_path)
+    validated = [e.epoch for e in events if e.kind == "epoch_end" and e.val_mae is not None]
+
+    assert validated == [1, 5]  # the first and the last; the rest would cost too much
+
+
+def test_explicit_validation_interval_also_validates_the_first_and_last_epoch(items, tmp_path):
+    config = TrainConfig(**{**TINY, "val_every": 2}, loss="l2", epochs=5)
+    events = run(config, items, tmp_path)
+    validated = [e.epoch for e in events if e.kind == "epoch_end" and e.val_mae is not None]
+
+    assert validated == [1, 2, 4, 5]
+
+
+@pytest.mark.parametrize("value", [0, "sometimes", 1.5, True])
+def test_a_bad_validation_interval_is_named(value):
+    with pytest.raises(GSTError, match='val_every must be a positive integer or "auto"'):
+        TrainConfig(val_every=value)

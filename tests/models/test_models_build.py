@@ -33,6 +33,41 @@ def test_unet_output_covers_any_input_at_its_stride(stride, size):
     assert torch.all(density >= 0)
 
 
+@pytest.mark.parametrize(("stride", "input_stride"), [(2, 2), (4, 2), (4, 4), (8, 2)])
+@pytest.mark.parametrize("size", [(37, 53), (64, 64), (3, 5)])
+def test_unet_with_input_stride_covers_any_input_at_its_stride(stride, input_stride, size):
+    model = build_model(
+        "unet", in_channels=3, stride=stride, width=4, depth=3, input_stride=input_stride
+    )
+
+    density = model(torch.rand(2, 3, *size))
+
+    assert tuple(density.shape) == (2, 1, math.ceil(size[0] / stride), math.ceil(size[1] / stride))
+    assert describe_model(model)["options"]["input_stride"] == input_stride
+
+
+def test_input_stride_keeps_geometry():
+    # Pixel blocks are cut from the top-left: growing the image at the far edges moves nothing.
+    torch.manual_seed(0)
+    model = build_model(
+        "unet", in_channels=1, stride=4, width=4, depth=2, norm="none", input_stride=2
+    ).eval()
+    image = torch.zeros(1, 1, 64, 64)
+    image[..., 10:14, 21:25] = 1.0
+
+    with torch.no_grad():
+        whole, cropped = model(image), model(image[..., :59, :61])
+
+    torch.testing.assert_close(cropped[..., :10, :10], whole[..., :10, :10])
+
+
+def test_input_stride_is_checked():
+    with pytest.raises(GSTError, match="input_stride must be one of"):
+        build_model("unet", 1, input_stride=3)
+    with pytest.raises(GSTError, match="must not exceed the output stride"):
+        build_model("unet", 1, stride=2, input_stride=4)
+
+
 def test_vgg_is_stride_8_for_odd_sizes(vgg):
     with torch.no_grad():
         density = vgg(torch.randn(1, 3, 37, 70))

@@ -101,10 +101,10 @@ def test_controls_start_at_the_documented_defaults(viewer, dock):
 
     settings = widget.settings()
     assert (settings.model, settings.loss, settings.epochs) == ("unet", "gst", 20)
-    assert settings.learning_rate == pytest.approx(1e-3)
+    assert settings.learning_rate == pytest.approx(3e-3)
     assert settings.crop_size == 128 and settings.fit_iterations is None
     config = settings.config()
-    assert config.learning_rate == pytest.approx(1e-3) and config.max_minutes is None
+    assert config.learning_rate == pytest.approx(3e-3) and config.max_minutes is None
 
 
 def test_landmark_task_starts_at_the_landmark_learning_rate(viewer, dock):
@@ -112,7 +112,7 @@ def test_landmark_task_starts_at_the_landmark_learning_rate(viewer, dock):
     widget.task.task.setCurrentText("landmarks")
     assert widget.settings().learning_rate == pytest.approx(2e-3)
     widget.task.task.setCurrentText("count")
-    assert widget.settings().learning_rate == pytest.approx(1e-3)
+    assert widget.settings().learning_rate == pytest.approx(3e-3)
     widget.learning_rate.setValue(5e-4)  # a value the user chose is kept
     widget.task.task.setCurrentText("landmarks")
     assert widget.settings().learning_rate == pytest.approx(5e-4)

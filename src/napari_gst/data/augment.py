@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GSTError
+from .resize import resize_region
 
 
 @dataclass(frozen=True)
@@ -111,27 +112,34 @@ def apply_to_image(image: torch.Tensor, plan: SamplePlan) -> torch.Tensor:
     """Return the (C, h, w) image after the plan's rescale, zero padding, flip and crop.
 
     The rescale keeps pixel edges on pixel edges (``align_corners=False`` with the exact
-    factor), the convention ``build_kernel(..., scale=s)`` uses for the points.
+    factor), the convention ``build_kernel(..., scale=s)`` uses for the points; shrinking is
+    antialiased. With a crop, only the crop's pixels are computed (``resize_region``): the
+    box is taken from the unflipped image, zero filled where it reaches into the
+    bottom/right padding, and flipped, which is the same as rescaling, padding, flipping
+    and cropping the whole image.
     """
-    if plan.scale != 1.0:
-        image = F.interpolate(
-            image[None],
-            scale_factor=plan.scale,
-            mode="bilinear",
-            recompute_scale_factor=False,
-            antialias=plan.scale < 1.0,  # avoid aliasing the texture when shrinking
-            align_corners=False,
-        )[0]
-    if plan.crop is not None:
-        # Only the crop's pixels are moved: the box is cut from the unflipped image (zero
-        # filled where it reaches into the bottom/right padding) and then flipped, which is
-        # the same as padding, flipping and cropping the whole image.
-        top, left, height, width = unflipped_box(plan)
-        image = image[:, top : top + height, left : left + width]
-        extra_rows, extra_cols = height - image.shape[1], width - image.shape[2]
-    else:
+    if plan.crop is None:
+        if plan.scale != 1.0:
+            image = F.interpolate(
+                image[None],
+                scale_factor=plan.scale,
+                mode="bilinear",
+                recompute_scale_factor=False,
+                antialias=plan.scale < 1.0,  # avoid aliasing the texture when shrinking
+                align_corners=False,
+            )[0]
         extra_rows = plan.padded_shape[0] - image.shape[1]
         extra_cols = plan.padded_shape[1] - image.shape[2]
+    else:
+        top, left, height, width = unflipped_box(plan)
+        rescaled = scaled_shape(tuple(image.shape[1:]), plan.scale)
+        rows = (min(top, rescaled[0]), min(top + height, rescaled[0]))
+        cols = (min(left, rescaled[1]), min(left + width, rescaled[1]))
+        if plan.scale != 1.0:
+            image = resize_region(image, plan.scale, rows, cols)
+        else:
+            image = image[:, rows[0] : rows[1], cols[0] : cols[1]]
+        extra_rows, extra_cols = height - image.shape[1], width - image.shape[2]
     if extra_rows or extra_cols:
         image = F.pad(image, (0, extra_cols, 0, extra_rows))
     if plan.flips:

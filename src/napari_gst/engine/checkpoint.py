@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import GSTError
+from ..models import OUTPUT_GAIN
 
 FORMAT = "napari-gst checkpoint"
 VERSION = 1
@@ -200,6 +201,9 @@ def load_checkpoint(
     folder, metadata = read_metadata(path, task=task)
     tensors = _load_tensors(folder, metadata)
     model = build_from_spec(metadata["model"])
+    # Checkpoints written before counting models were calibrated have no output gain: 1.
+    if OUTPUT_GAIN in model.state_dict() and OUTPUT_GAIN not in tensors:
+        tensors[OUTPUT_GAIN] = torch.ones(())
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:

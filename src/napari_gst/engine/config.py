@@ -16,16 +16,26 @@ LANDMARK_LOSSES = ("gst", "l2")
 # build_kernel options a config may set besides sigma_range (which has its own field).
 KERNEL_OPTIONS = ("beta", "background_distance", "background", "cutoff")
 # Counting's values of the settings whose default depends on the task (None in TrainConfig);
-# the landmark task's are in napari_gst.landmarks.training_defaults.
-# Small crops, several per image: 16 crops of 64 px per step beat 4 of 128 px (the same pixels)
-# in 4 of 4 validation draws on VGG cells (docs/parts/bench-accuracy.md, fourth investigation).
+# the landmark task's are in napari_gst.landmarks.training_defaults. Measured on VGG cells
+# (docs/parts/bench-accuracy.md, "Fifth investigation"): 16 crops of 64 px per step, 4 per
+# image and epoch; peak learning rate 3e-3 after a 5 % warm-up (1e-4 under-fitted: the
+# error of a count floor fell from 4.7 to 3.1 in the same steps); a U-Net that reads 2 x 2
+# pixel blocks (``input_stride`` 2: 2.6 times the steps in the same minutes, the same error
+# per step); 400 epochs (about 4,000 steps on 42 images, which the 15-minute budget caps);
+# validation "auto" (each validation also calibrates on the training images; on VGG cells a
+# validation costs a third of an epoch, so validating every epoch would cost a quarter of
+# the budget).
 COUNT_DEFAULTS = {
-    "learning_rate": 1e-4,
-    "warmup_fraction": 0.0,
+    "epochs": 400,
+    "learning_rate": 3e-3,
+    "warmup_fraction": 0.05,
     "batch_size": 16,
     "crop_size": 64,
     "crops_per_image": 4,
+    "val_every": "auto",
 }
+# Network options counting adds under the user's own (for the U-Net only).
+COUNT_UNET_OPTIONS = {"input_stride": 2}
 
 
 @dataclass
@@ -41,20 +51,21 @@ class TrainConfig:
     flip_map : for task "landmarks", ``{"left eye": "right eye", ...}``: landmarks that swap
         identity under a left-right mirror (``{}`` when none does); needed for ``flip``.
     model : network name for ``napari_gst.models.build_model`` ("unet" or "vgg").
-    model_options : extra keyword arguments for the network.
+    model_options : extra keyword arguments for the network; counting with the U-Net adds
+        ``input_stride=2`` unless given (``COUNT_UNET_OPTIONS``).
     stride : density stride in pixels (None: the network's own default).
     loss : "gst" (default), "bayesian", "ot" or "l2"; ``loss_options`` go to ``make_loss``.
     epochs : passes over the training images (each draws ``crops_per_image`` crops from
-        every image); ``max_minutes`` stops earlier (None: no limit;
-        the time counts from the first step, after the one-off Gaussian fits).
+        every image; None: the task's default, 400 for counting, 200 for landmarks);
+        ``max_minutes`` stops earlier (None: no limit; the time counts from the first step,
+        after the one-off Gaussian fits).
     learning_rate, weight_decay : AdamW settings (peak rate of the cosine schedule; None: the
-        task's default, 1e-4 for counting: GST's L1 gradients do not shrink near the optimum,
-        and 1e-3 left its counts noisy and biased low on VGG cells,
-        docs/parts/bench-accuracy.md; 2e-3 for landmarks, see
-        ``napari_gst.landmarks.training_defaults``).
+        task's default, 3e-3 for counting, 2e-3 for landmarks; see ``COUNT_DEFAULTS`` and
+        ``napari_gst.landmarks.training_defaults`` for the measurements behind them).
     warmup_fraction : share of the run over which the learning rate rises linearly from
-        1/25 of its peak before the cosine decay (None: the task's default, 0 for counting,
-        0.05 for landmarks, whose channels collapse when the first steps take the peak rate).
+        1/25 of its peak before the cosine decay (None: the task's default, 0.05 for both
+        tasks: landmark channels collapse, and counts start far too low, when the first
+        steps take the peak rate).
     ema_decay : decay of the exponential moving average of the weights that is validated,
         checkpointed and used for prediction (None: the raw training weights). GST's L1
         gradients keep the raw weights jittering near the optimum; the average removes it.
@@ -84,7 +95,15 @@ class TrainConfig:
     val_fraction : share of the training images held out for validation when no validation
         set is given; ``min_val_images`` is the fewest worth holding out (below that, the
         training MAE selects the best model).
-    val_every : validate every this many epochs (and always after the last).
+    val_every : validate (and checkpoint) every this many epochs, and always after the
+        first and the last; "auto" validates after an epoch once the time since the last
+        validation is at least nine times what that validation took, which keeps
+        validation near a tenth of the run however long epochs are (None: the task's
+        default, "auto" for counting, whose epochs are short and whose validations also
+        calibrate; 1 for landmarks).
+    calibrate : counting only: validate and save each model with the output gain that makes
+        its training images' predicted total equal their annotated total
+        (``napari_gst.engine.calibration``; GST's loss leaves counts a few percent low).
     fit_options : keyword arguments for ``napari_gst.splat.fit_gaussians`` (e.g. iterations).
     cache_dir : where Gaussian fits are cached (None: ``<out_dir>/fits``).
     """
@@ -95,7 +114,7 @@ class TrainConfig:
     stride: int | None = None
     loss: str = "gst"
     loss_options: dict = field(default_factory=dict)
-    epochs: int = 200
+    epochs: int | None = None
     max_minutes: float | None = 15.0
     learning_rate: float | None = None
     warmup_fraction: float | None = None
@@ -113,7 +132,8 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.15
     min_val_images: int = 3
-    val_every: int = 1
+    val_every: int | str | None = None
+    calibrate: bool = True
     fit_options: dict = field(default_factory=dict)
     cache_dir: str | None = None
     landmarks: dict | None = None
@@ -133,12 +153,21 @@ class TrainConfig:
             "batch_size",
             "crop_size",
             "crops_per_image",
-            "val_every",
             "min_val_images",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise GSTError(f"{name} must be a positive integer, got {value!r}")
+        if self.val_every != "auto" and (
+            isinstance(self.val_every, bool)
+            or not isinstance(self.val_every, int)
+            or self.val_every < 1
+        ):
+            raise GSTError(
+                f'val_every must be a positive integer or "auto", got {self.val_every!r}'
+            )
+        if not isinstance(self.calibrate, bool):
+            raise GSTError(f"calibrate must be true or false, got {self.calibrate!r}")
         if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
             raise GSTError(f"stride must be a positive integer or None, got {self.stride!r}")
         _positive("learning_rate", self.learning_rate)
@@ -173,6 +202,8 @@ class TrainConfig:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.task == "count" and self.model == "unet" and isinstance(self.model_options, dict):
+            self.model_options = {**COUNT_UNET_OPTIONS, **self.model_options}
 
     def _validate_task(self) -> None:
         """Check the task-specific settings; resolve ``flip=None`` to the task's default."""

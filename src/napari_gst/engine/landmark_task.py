@@ -102,6 +102,10 @@ class LandmarkTask:
         points = np.stack([result.points for result in results])
         return selection_error(points, truth, [item.shape for item in items])
 
+    def calibration(self, model: nn.Module, items: Sequence, device, normalisation) -> None:
+        """Return None: landmark positions do not depend on the density's scale."""
+        return None
+
     def preview(self, model: nn.Module, item, device, normalisation) -> np.ndarray:
         """Return the sum of the L landmark densities of ``item`` (one picture for all)."""
         return self._predict(model, item, device, normalisation).density.sum(axis=0)

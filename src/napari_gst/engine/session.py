@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 from ..devices import describe_device, resolve_device
 from ..errors import GSTError
 from . import distributed
+from .calibration import reset_output_gain
 from .checkpoint import load_checkpoint, read_metadata, unwrap
 from .config import TrainConfig
 from .ema import WeightAverage
@@ -55,6 +56,9 @@ class Session:
     stopped: bool = False
     out_of_time: bool = False
     epoch_losses: dict = field(default_factory=dict)
+    # When the last validation ended and how long it took (seconds on the run's clock).
+    last_validation_end: float = 0.0
+    last_validation_s: float = 0.0
 
     @property
     def device_label(self) -> str:
@@ -149,9 +153,11 @@ def _build_model(
 ) -> nn.Module:
     """Return the network: rebuilt with its weights when resuming, else freshly initialised."""
     if resume is not None:
-        return load_checkpoint(
+        model = load_checkpoint(
             resume / "last" if (resume / "last").is_dir() else resume, task=config.task
         ).model
+        reset_output_gain(model)  # the checkpoint is calibrated; training is not
+        return model
     from ..models import build_model
 
     options = dict(config.model_options)

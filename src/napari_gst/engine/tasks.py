@@ -50,6 +50,9 @@ class Task(Protocol):
     def preview(self, model: nn.Module, item, device, normalisation) -> np.ndarray:
         """Return an (h, w) density of one image for the live preview."""
 
+    def calibration(self, model: nn.Module, items: Sequence, device, normalisation):
+        """Return the output gain to validate and save ``model`` with (None: leave it at 1)."""
+
     def check_resume(self, metadata: dict, folder: Path) -> None:
         """Raise a GSTError when a checkpoint to resume from belongs to another set-up."""
 
@@ -115,11 +118,19 @@ class CountTask:
         return make_loss(self.config.loss, **self.config.loss_options)
 
     def score(self, model: nn.Module, items: Sequence, device, normalisation) -> float:
-        """Return the counting MAE on ``items``."""
-        from .evaluation import evaluate
+        """Return the counting MAE on ``items`` (whole images; no point detection needed)."""
+        from .calibration import image_counts
 
-        scores = evaluate(model, items, device=device, normalisation=normalisation)
-        return float(scores["mae"])
+        predicted, annotated = image_counts(model, items, device, normalisation)
+        return float(np.abs(predicted - annotated).mean())
+
+    def calibration(self, model: nn.Module, items: Sequence, device, normalisation):
+        """Return the count gain of ``model`` on the training ``items`` (None: not asked)."""
+        if not self.config.calibrate:
+            return None
+        from .calibration import count_gain
+
+        return count_gain(model, items, device, normalisation)
 
     def preview(self, model: nn.Module, item, device, normalisation) -> np.ndarray:
         """Return the predicted density of ``item``."""

@@ -12,6 +12,7 @@ import torch
 
 from ..errors import Cancelled, GSTError
 from . import distributed
+from .calibration import output_gain
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .events import TrainEvent
@@ -23,6 +24,9 @@ from .training_state import save_training_state
 _STEP_EVENT_INTERVAL_S = 0.2
 # A warm-up (config.warmup_fraction) starts at this share of the peak learning rate.
 _WARMUP_START = 0.04
+# val_every="auto": training time between validations, as a multiple of the last one's cost
+# (9: validation takes about a tenth of the run).
+_AUTO_VALIDATION_RATIO = 9.0
 
 
 class _Clock:
@@ -156,9 +160,11 @@ def _preview(session: Session) -> np.ndarray:
     )
 
 
-def _save(session: Session, epoch: int, val_mae: float) -> list[str]:
+def _save(session: Session, epoch: int, val_mae: float, gain: float | None) -> list[str]:
     """Write ``last`` (+ training state) and, if improved, ``best``; return the folders."""
     metadata = session.metadata(epoch=epoch, val_mae=val_mae)
+    if gain is not None:
+        metadata["metrics"]["count_gain"] = gain
     model = session.predictive_model
     written = [str(save_checkpoint(session.out_dir / "last", model, metadata))]
     improved = val_mae < session.best_mae
@@ -174,13 +180,35 @@ def _save(session: Session, epoch: int, val_mae: float) -> list[str]:
     return written
 
 
+def _should_validate(session: Session, clock: _Clock, epoch: int, last: bool) -> bool:
+    """Return whether to validate and checkpoint after ``epoch`` (see ``val_every``)."""
+    every = session.config.val_every
+    if last or epoch == session.first_epoch:
+        return True
+    if every == "auto":
+        since = clock.elapsed - session.last_validation_end
+        return since >= _AUTO_VALIDATION_RATIO * session.last_validation_s
+    return epoch % every == 0
+
+
 def _finish_epoch(session: Session, clock: _Clock, epoch: int) -> Iterator[TrainEvent]:
     """Validate, checkpoint (rank 0 only) and report the end of an epoch."""
     last = epoch == session.config.epochs or session.out_of_time
     val_mae = None
-    if distributed.rank() == 0 and (epoch % session.config.val_every == 0 or last):
-        val_mae = _validate(session)
-        for folder in _save(session, epoch, val_mae):
+    if distributed.rank() == 0 and _should_validate(session, clock, epoch, last):
+        started = clock.elapsed
+        # Counting models are validated and saved calibrated (engine/calibration.py); the
+        # gain is undone afterwards, so training always sees the raw density.
+        model = session.predictive_model
+        gain = session.task.calibration(
+            model, session.train_items, session.device, session.normalisation
+        )
+        with output_gain(model, gain):
+            val_mae = _validate(session)
+            written = _save(session, epoch, val_mae, gain)
+        session.last_validation_end = clock.elapsed
+        session.last_validation_s = session.last_validation_end - started
+        for folder in written:
             yield _event(
                 session,
                 clock,

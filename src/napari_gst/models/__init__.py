@@ -2,9 +2,11 @@
 
 Every network is a plain ``nn.Module`` built by :func:`build_model`; it has a ``.stride``
 and returns a non-negative density (B, out_channels, ceil(H / stride), ceil(W / stride))
-for an input of any size. :func:`describe_model` gives the JSON spec stored in checkpoints.
+for an input of any size, times its ``output_gain`` buffer (1 until a counting model is
+calibrated). :func:`describe_model` gives the JSON spec stored in checkpoints.
 """
 
+from ._blocks import OUTPUT_GAIN
 from .registry import MODELS, build_model, describe_model
 from .unet import UNet
 from .vgg import VGGDensity
@@ -12,6 +14,7 @@ from .weights import load_vgg_weights, read_state_dict
 
 __all__ = [
     "MODELS",
+    "OUTPUT_GAIN",
     "UNet",
     "VGGDensity",
     "build_model",

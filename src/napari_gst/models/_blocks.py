@@ -52,6 +52,21 @@ def make_activation(name: str) -> nn.Module:
     raise GSTError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
 
 
+OUTPUT_GAIN = "output_gain"
+"""Name of the scalar buffer every density network multiplies its output by (see below)."""
+
+
+def register_output_gain(module: nn.Module) -> None:
+    """Give ``module`` a scalar ``output_gain`` buffer (1), saved with its weights.
+
+    Counting models are calibrated after training (``napari_gst.engine.calibration``): one
+    gain that makes the training images' predicted total equal their annotated total. It lives
+    in the network, so every prediction path (CLI, widgets, tiling, a bare module) applies it.
+    Training keeps it at 1.
+    """
+    module.register_buffer(OUTPUT_GAIN, torch.ones(()))
+
+
 def make_norm(name: str, channels: int) -> nn.Module:
     """Return a normalisation layer: GroupNorm (8 groups or fewer), BatchNorm or identity."""
     if name == "group":

@@ -9,9 +9,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GSTError
-from ._blocks import ConvBlock, check_input, density_grid, make_activation, pad_to_multiple
+from ._blocks import (
+    ConvBlock,
+    check_input,
+    density_grid,
+    make_activation,
+    pad_to_multiple,
+    register_output_gain,
+)
 
 STRIDES = (1, 2, 4, 8)
+INPUT_STRIDES = (1, 2, 4)
 # Initial density per cell: softplus(bias) = 0.01 keeps the first predicted counts in the
 # range of real ones (tens to hundreds per image) instead of 0.69 per cell, which would
 # start training with counts in the thousands.
@@ -31,9 +39,14 @@ class UNet(nn.Module):
     norm : "group" (default; independent of batch size, so batch 1 trains as well as 8),
         "batch" or "none".
     activation : "softplus" (default; never stuck at zero) or "relu".
+    input_stride : 1, 2 or 4 (<= stride): the image enters as non-overlapping k x k pixel
+        blocks (``pixel_unshuffle``: k^2 times the channels at 1/k of the resolution), so every
+        level runs at 1/k of the resolution for about 1/k^2 of the compute. Nothing is thrown
+        away (unlike pooling); ``depth`` counts the downsamplings after it.
 
     Any input size is accepted: the image is zero-padded at the bottom/right to a multiple
-    of ``2**depth`` and the output cropped to (ceil(H / stride), ceil(W / stride)).
+    of ``input_stride * 2**depth`` and the output cropped to (ceil(H / stride), ceil(W /
+    stride)).
     """
 
     def __init__(
@@ -46,21 +59,23 @@ class UNet(nn.Module):
         depth: int = 4,
         norm: str = "group",
         activation: str = "softplus",
+        input_stride: int = 1,
     ) -> None:
         super().__init__()
-        _check_options(stride, width, depth)
+        _check_options(stride, width, depth, input_stride)
         self.in_channels, self.out_channels, self.stride, self.depth = (
             in_channels,
             out_channels,
             stride,
             depth,
         )
+        self.input_stride = input_stride
         channels = [min(width * 2**level, 8 * width) for level in range(depth + 1)]
         self.encoder = nn.ModuleList(
-            [ConvBlock(in_channels, channels[0], norm)]
+            [ConvBlock(in_channels * input_stride**2, channels[0], norm)]
             + [ConvBlock(channels[k - 1], channels[k], norm) for k in range(1, depth + 1)]
         )
-        out_level = int(math.log2(stride))
+        out_level = int(math.log2(stride // input_stride))
         # Decoder level k merges the upsampled level k+1 with the encoder's skip at level k.
         self.reduce = nn.ModuleList(
             [nn.Conv2d(channels[k + 1], channels[k], 1) for k in range(out_level, depth)]
@@ -75,12 +90,15 @@ class UNet(nn.Module):
         )
         nn.init.constant_(self.head.bias, initial_bias)
         self.activation = make_activation(activation)
+        register_output_gain(self)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Return the non-negative density (B, out_channels, ceil(H/stride), ceil(W/stride))."""
         check_input(image, self.in_channels)
         grid = density_grid(tuple(image.shape[-2:]), self.stride)
-        features = pad_to_multiple(image, 2**self.depth)
+        features = pad_to_multiple(image, self.input_stride * 2**self.depth)
+        if self.input_stride > 1:
+            features = F.pixel_unshuffle(features, self.input_stride)
         skips = []
         for level, block in enumerate(self.encoder):
             if level > 0:
@@ -93,11 +111,11 @@ class UNet(nn.Module):
             features = F.interpolate(features, scale_factor=2.0, mode="bilinear")
             features = torch.cat([self.reduce[index](features), skips[level]], dim=1)
             features = self.decoder[index](features)
-        density = self.activation(self.head(features))
+        density = self.activation(self.head(features)) * self.output_gain
         return density[..., : grid[0], : grid[1]]
 
 
-def _check_options(stride: int, width: int, depth: int) -> None:
+def _check_options(stride: int, width: int, depth: int, input_stride: int) -> None:
     """Raise a GSTError naming the first invalid U-Net option."""
     if stride not in STRIDES:
         raise GSTError(f"stride for 'unet' must be one of {STRIDES}, got {stride!r}")
@@ -105,7 +123,14 @@ def _check_options(stride: int, width: int, depth: int) -> None:
         raise GSTError(f"width must be a positive integer, got {width!r}")
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise GSTError(f"depth must be a positive integer, got {depth!r}")
-    if 2**depth < stride:
+    if input_stride not in INPUT_STRIDES or isinstance(input_stride, bool):
+        raise GSTError(f"input_stride must be one of {INPUT_STRIDES}, got {input_stride!r}")
+    if input_stride > stride:
         raise GSTError(
-            f"depth must be at least log2(stride) = {int(math.log2(stride))}, got {depth}"
+            f"input_stride ({input_stride}) must not exceed the output stride ({stride})"
+        )
+    if input_stride * 2**depth < stride:
+        raise GSTError(
+            f"depth must be at least log2(stride / input_stride) = "
+            f"{int(math.log2(stride // input_stride))}, got {depth}"
         )

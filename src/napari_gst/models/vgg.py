@@ -7,7 +7,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GSTError
-from ._blocks import check_input, density_grid, make_activation, pad_to_multiple
+from ._blocks import (
+    check_input,
+    density_grid,
+    make_activation,
+    pad_to_multiple,
+    register_output_gain,
+)
 
 # torchvision's VGG19 configuration "E"; the last max-pool is left out (stride 16), and the
 # head upsamples by 2 to stride 8. Layer indices therefore match torchvision's
@@ -49,6 +55,7 @@ class VGGDensity(nn.Module):
         self.density_layer = nn.Sequential(
             nn.Conv2d(128, out_channels, 1), make_activation(activation)
         )
+        register_output_gain(self)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 # torchvision's VGG initialisation: trains from scratch without exploding.
@@ -61,7 +68,7 @@ class VGGDensity(nn.Module):
         grid = density_grid(tuple(image.shape[-2:]), STRIDE)
         features = self.features(pad_to_multiple(image, FEATURE_STRIDE))
         features = F.interpolate(features, scale_factor=2.0, mode="bilinear")
-        density = self.density_layer(self.reg_layer(features))
+        density = self.density_layer(self.reg_layer(features)) * self.output_gain
         return density[..., : grid[0], : grid[1]]
 
 

@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 from ..devices import describe_device
 from ..engine import TrainConfig, load_checkpoint, resolve_device, save_checkpoint, train
 from ..engine.checkpoint import read_metadata
-from ..engine.config import LOSSES
+from ..engine.config import COUNT_DEFAULTS, LOSSES
 from ..errors import GSTError
 from ..landmarks.training_defaults import LANDMARK_TRAINING_DEFAULTS
 from ..models import MODELS
@@ -41,10 +41,11 @@ from ._state import session_state, unwrap_viewer
 from ._tasks import Outcome, TaskControls
 
 PREVIEW_LAYER = "training preview"
-# The dock's starting learning rate per task. Counting: higher than TrainConfig's 1e-4 on
-# purpose, since the dock's default is a short interactive run (20 epochs on a few images)
-# where 1e-4 barely moves. Landmarks: the engine's landmark default (with its warm-up).
-DOCK_LEARNING_RATES = {"count": 1e-3, "landmarks": LANDMARK_TRAINING_DEFAULTS["learning_rate"]}
+# The dock's starting learning rate per task: the engine's defaults (both with a warm-up).
+DOCK_LEARNING_RATES = {
+    "count": COUNT_DEFAULTS["learning_rate"],
+    "landmarks": LANDMARK_TRAINING_DEFAULTS["learning_rate"],
+}
 
 
 @dataclass
@@ -81,6 +82,8 @@ class TrainingSettings:
             crops_per_image=self.crops_per_image,
             device=self.device,
             max_minutes=None,
+            # Short interactive runs: a validation point on the live plot after every epoch.
+            val_every=1,
             cache_dir=str(cache_dir()),
             fit_options={} if self.fit_iterations is None else {"iterations": self.fit_iterations},
         )

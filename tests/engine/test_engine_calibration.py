@@ -1,0 +1,117 @@
+"""Count calibration: the saved model's training total is right; training sees the raw density."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from napari_gst.data import make_cells_dataset
+from napari_gst.data.normalise import Normalisation
+from napari_gst.engine import TrainConfig, load_checkpoint, train
+from napari_gst.engine.calibration import count_gain, image_counts, output_gain
+from napari_gst.engine.split import hold_out
+from napari_gst.errors import GSTError
+from napari_gst.models import build_model
+
+TINY = {
+    "model_options": {"width": 4, "depth": 2},
+    "stride": 2,
+    "batch_size": 2,
+    "crop_size": 32,
+    "crops_per_image": 1,
+    "device": "cpu",
+    "max_minutes": None,
+    "loss": "l2",
+}
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def items():
+    return make_cells_dataset(6, seed=3, shape=(48, 48))
+
+
+def test_gain_makes_the_total_of_the_images_right(items):
+    model = build_model("unet", 1, stride=2, width=4, depth=2)
+    gain = count_gain(model, items, CPU, Normalisation())
+
+    with output_gain(model, gain):
+        predicted, annotated = image_counts(model, items, CPU, Normalisation())
+
+    assert predicted.sum() == pytest.approx(annotated.sum(), rel=1e-5)
+    assert float(model.output_gain) == 1.0  # restored after the block
+
+
+def test_gain_is_measured_on_the_raw_density_whatever_the_current_gain(items):
+    model = build_model("unet", 1, stride=2, width=4, depth=2)
+    raw = count_gain(model, items, CPU, Normalisation())
+    model.output_gain.fill_(3.0)
+
+    assert count_gain(model, items, CPU, Normalisation()) == pytest.approx(raw)
+
+
+def test_gain_needs_images():
+    model = build_model("unet", 1, stride=2, width=4, depth=2)
+    with pytest.raises(GSTError, match="at least one annotated image"):
+        count_gain(model, [], CPU, Normalisation())
+
+
+def test_trained_counting_model_is_saved_calibrated(items, tmp_path):
+    config = TrainConfig(**TINY, epochs=2)
+    list(train(config, items, out_dir=tmp_path))
+    checkpoint = load_checkpoint(tmp_path / "best")
+    gain = checkpoint.metadata["metrics"]["count_gain"]
+    train_items, _, _ = hold_out(items, config.val_fraction, config.min_val_images, config.seed)
+
+    assert float(checkpoint.model.output_gain) == pytest.approx(gain) and gain != 1.0
+    predicted, annotated = image_counts(checkpoint.model, train_items, CPU, Normalisation())
+    assert predicted.sum() == pytest.approx(annotated.sum(), rel=1e-4)
+
+
+def test_calibrate_false_saves_the_raw_model(items, tmp_path):
+    list(train(TrainConfig(**TINY, epochs=1, calibrate=False), items, out_dir=tmp_path))
+    checkpoint = load_checkpoint(tmp_path / "best")
+
+    assert float(checkpoint.model.output_gain) == 1.0
+    assert "count_gain" not in checkpoint.metadata["metrics"]
+
+
+def test_resumed_training_starts_from_the_raw_density(items, tmp_path, monkeypatch):
+    list(train(TrainConfig(**TINY, epochs=1), items, out_dir=tmp_path))
+    gains_seen = []
+    import napari_gst.engine.session as session_module
+
+    original = session_module.Session.train_step
+
+    def spy(self, batch):
+        gains_seen.append(float(self.model.output_gain))
+        return original(self, batch)
+
+    monkeypatch.setattr(session_module.Session, "train_step", spy)
+    list(train(TrainConfig(**TINY, epochs=2), items, out_dir=tmp_path, resume=tmp_path))
+
+    assert gains_seen and set(gains_seen) == {1.0}
+
+
+def test_checkpoint_without_an_output_gain_loads_with_gain_one(items, tmp_path):
+    # Models saved before calibration existed have no output_gain tensor.
+    list(train(TrainConfig(**TINY, epochs=1), items, out_dir=tmp_path))
+    weights = tmp_path / "best" / "model.safetensors"
+    tensors = load_file(str(weights))
+    del tensors["output_gain"]
+    save_file(tensors, str(weights))
+    import hashlib
+    import json
+
+    metadata_path = tmp_path / "best" / "model.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    metadata_path.write_text(json.dumps(metadata))
+
+    assert float(load_checkpoint(tmp_path / "best").model.output_gain) == 1.0
+
+
+def test_calibrate_must_be_a_bool():
+    with pytest.raises(GSTError, match="calibrate must be true or false"):
+        TrainConfig(calibrate="yes")
+    assert np.isfinite(TrainConfig().learning_rate)
