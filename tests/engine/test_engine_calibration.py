@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from engine_helpers import TINY_L2
 from safetensors.torch import load_file, save_file
 
 from napari_gst.data import make_cells_dataset
@@ -13,16 +14,6 @@ from napari_gst.engine.split import hold_out
 from napari_gst.errors import GSTError
 from napari_gst.models import build_model
 
-TINY = {
-    "model_options": {"width": 4, "depth": 2},
-    "stride": 2,
-    "batch_size": 2,
-    "crop_size": 32,
-    "crops_per_image": 1,
-    "device": "cpu",
-    "max_minutes": None,
-    "loss": "l2",
-}
 CPU = torch.device("cpu")
 
 
@@ -57,7 +48,7 @@ def test_gain_needs_images():
 
 
 def test_trained_counting_model_is_saved_calibrated(items, tmp_path):
-    config = TrainConfig(**TINY, epochs=2)
+    config = TrainConfig(**TINY_L2, epochs=2)
     list(train(config, items, out_dir=tmp_path))
     checkpoint = load_checkpoint(tmp_path / "best")
     gain = checkpoint.metadata["metrics"]["count_gain"]
@@ -69,7 +60,7 @@ def test_trained_counting_model_is_saved_calibrated(items, tmp_path):
 
 
 def test_calibrate_false_saves_the_raw_model(items, tmp_path):
-    list(train(TrainConfig(**TINY, epochs=1, calibrate=False), items, out_dir=tmp_path))
+    list(train(TrainConfig(**TINY_L2, epochs=1, calibrate=False), items, out_dir=tmp_path))
     checkpoint = load_checkpoint(tmp_path / "best")
 
     assert float(checkpoint.model.output_gain) == 1.0
@@ -77,7 +68,7 @@ def test_calibrate_false_saves_the_raw_model(items, tmp_path):
 
 
 def test_resumed_training_starts_from_the_raw_density(items, tmp_path, monkeypatch):
-    list(train(TrainConfig(**TINY, epochs=1), items, out_dir=tmp_path))
+    list(train(TrainConfig(**TINY_L2, epochs=1), items, out_dir=tmp_path))
     gains_seen = []
     import napari_gst.engine.session as session_module
 
@@ -88,14 +79,14 @@ def test_resumed_training_starts_from_the_raw_density(items, tmp_path, monkeypat
         return original(self, batch)
 
     monkeypatch.setattr(session_module.Session, "train_step", spy)
-    list(train(TrainConfig(**TINY, epochs=2), items, out_dir=tmp_path, resume=tmp_path))
+    list(train(TrainConfig(**TINY_L2, epochs=2), items, out_dir=tmp_path, resume=tmp_path))
 
     assert gains_seen and set(gains_seen) == {1.0}
 
 
 def test_checkpoint_without_an_output_gain_loads_with_gain_one(items, tmp_path):
     # Models saved before calibration existed have no output_gain tensor.
-    list(train(TrainConfig(**TINY, epochs=1), items, out_dir=tmp_path))
+    list(train(TrainConfig(**TINY_L2, epochs=1), items, out_dir=tmp_path))
     weights = tmp_path / "best" / "model.safetensors"
     tensors = load_file(str(weights))
     del tensors["output_gain"]

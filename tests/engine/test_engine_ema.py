@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from engine_helpers import TINY_L2
 from safetensors.numpy import load_file
 from torch import nn
 
@@ -11,17 +12,6 @@ from napari_gst.engine import TrainConfig, train
 from napari_gst.engine.ema import WeightAverage
 from napari_gst.engine.training_state import load_training_state
 from napari_gst.errors import GSTError
-
-TINY = {
-    "model_options": {"width": 4, "depth": 2},
-    "stride": 2,
-    "batch_size": 2,
-    "crop_size": 32,
-    "crops_per_image": 1,
-    "device": "cpu",
-    "max_minutes": None,
-    "loss": "l2",
-}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +49,7 @@ def test_bad_decay_is_refused(decay):
 
 
 def test_checkpoints_hold_the_average_and_the_state_the_raw_weights(items, tmp_path):
-    list(train(TrainConfig(**TINY, epochs=2, ema_decay=0.9), items, out_dir=tmp_path))
+    list(train(TrainConfig(**TINY_L2, epochs=2, ema_decay=0.9), items, out_dir=tmp_path))
     saved = load_file(str(tmp_path / "last" / "model.safetensors"))
     raw = load_file(str(tmp_path / "last" / "training_state.safetensors"))
     raw = {
@@ -74,10 +64,10 @@ def test_checkpoints_hold_the_average_and_the_state_the_raw_weights(items, tmp_p
 
 def test_resume_continues_from_the_raw_weights_and_the_average(items, tmp_path):
     first = tmp_path / "first"
-    list(train(TrainConfig(**TINY, epochs=1, ema_decay=0.9), items, out_dir=first))
+    list(train(TrainConfig(**TINY_L2, epochs=1, ema_decay=0.9), items, out_dir=first))
     events = list(
         train(
-            TrainConfig(**TINY, epochs=2, ema_decay=0.9),
+            TrainConfig(**TINY_L2, epochs=2, ema_decay=0.9),
             items,
             out_dir=tmp_path / "second",
             resume=first,
@@ -90,7 +80,7 @@ def test_resume_continues_from_the_raw_weights_and_the_average(items, tmp_path):
 
 
 def test_without_averaging_no_raw_weights_are_stored(items, tmp_path):
-    list(train(TrainConfig(**TINY, epochs=1), items, out_dir=tmp_path))
+    list(train(TrainConfig(**TINY_L2, epochs=1), items, out_dir=tmp_path))
     state = load_file(str(tmp_path / "last" / "training_state.safetensors"))
     assert not any(key.startswith("weights/") for key in state)
 

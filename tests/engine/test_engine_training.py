@@ -5,21 +5,12 @@ import time
 import numpy as np
 import pytest
 import torch
+from engine_helpers import TINY
 from safetensors.numpy import load_file
 
 from napari_gst.data import make_cells_dataset
 from napari_gst.engine import TrainConfig, load_checkpoint, train
 from napari_gst.errors import GSTError
-
-TINY = {
-    "model_options": {"width": 4, "depth": 2},
-    "stride": 2,
-    "batch_size": 2,
-    "crop_size": 32,
-    "crops_per_image": 1,
-    "device": "cpu",
-    "max_minutes": None,
-}
 
 
 @pytest.fixture(scope="module")

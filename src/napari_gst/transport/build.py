@@ -145,7 +145,7 @@ def build_kernel(
     >>> kernel = build_kernel(fit, fit.image_shape, stride=8)  # doctest: +SKIP
     >>> counts_per_point = kernel.matrix.T @ density.ravel()  # doctest: +SKIP
     """
-    frame = _prepare(fit, shape, stride, sigma_range, scale, background, beta,
+    frame = kernel_frame(fit, shape, stride, sigma_range, scale, background, beta,
                      background_distance, cutoff)  # fmt: skip
     entries = ellipse_cells(frame.points, frame.gaussians, frame.grid, frame.stride, frame.cutoff)
     matrix = frame.posterior(entries, frame.grid[0] * frame.grid[1])
@@ -186,7 +186,7 @@ class KernelFrame:
         )
 
 
-def _prepare(
+def kernel_frame(
     fit: object,
     shape: tuple[int, int],
     stride: int,

@@ -46,7 +46,7 @@ def check_box(
     return top, left, height, width
 
 
-def _cell_window(
+def cell_window(
     box: tuple[int, int, int, int], grid_shape: tuple[int, int], stride: int
 ) -> tuple[int, int, int, int]:
     """Return the crop's cell range (r0, r1, c0, c1), end-exclusive and clipped to the grid."""
@@ -141,7 +141,7 @@ def pad_grid_rows(
     return padded
 
 
-def _merge_columns(rows: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
+def merge_columns(rows: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
     """Return ``rows`` with the columns of dropped points added to the background column."""
     n_points = len(keep)
     n_kept = int(keep.sum())
@@ -161,7 +161,7 @@ def crop_kernel_parts(
     if not 0.0 <= float(min_fraction) <= 1.0:
         raise GSTError(f"min_fraction must lie in [0, 1], got {min_fraction!r}")
     top, left, height, width = check_box(box, kernel.image_shape, kernel.stride)
-    window = _cell_window((top, left, height, width), kernel.grid_shape, kernel.stride)
+    window = cell_window((top, left, height, width), kernel.grid_shape, kernel.stride)
     r0, r1, c0, c1 = window
     gw = kernel.grid_shape[1]
     rows = (np.arange(r0, r1)[:, None] * gw + np.arange(c0, c1)[None, :]).ravel()
@@ -170,7 +170,7 @@ def crop_kernel_parts(
     # fraction of this frame, so a crop of a crop keeps the same points as the direct crop.
     keep = (mass >= min_fraction) & (mass > 0)
     return {
-        "matrix": _merge_columns(kernel.matrix[rows], keep),
+        "matrix": merge_columns(kernel.matrix[rows], keep),
         "grid_shape": grid_shape_for((height, width), kernel.stride),
         "image_shape": (height, width),
         "points": kernel.points[keep] - np.array([top, left], dtype=np.float64),

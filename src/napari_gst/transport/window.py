@@ -7,8 +7,8 @@ import scipy.sparse as sp
 
 from .._validation import as_shape
 from ..errors import GSTError
-from .build import DEFAULT_CUTOFF, _prepare
-from .crop import _cell_window, _merge_columns, check_box, pad_grid_rows, window_fractions
+from .build import DEFAULT_CUTOFF, kernel_frame
+from .crop import cell_window, check_box, merge_columns, pad_grid_rows, window_fractions
 from .geometry import EllipseCells, Gaussians, ellipse_cells, grid_shape_for
 from .kernel import DEFAULT_MIN_FRACTION, TransportKernel
 
@@ -46,7 +46,7 @@ def build_cropped_kernel(
     min_fraction : points with less of their Gaussian inside the box are dropped (their
         column joins the background), as in ``TransportKernel.crop``.
     """
-    frame = _prepare(fit, shape, stride, sigma_range, scale, background, beta,
+    frame = kernel_frame(fit, shape, stride, sigma_range, scale, background, beta,
                      background_distance, cutoff)  # fmt: skip
     padded = frame.shape if frame_shape is None else as_shape(frame_shape, "frame_shape")
     if padded[0] < frame.shape[0] or padded[1] < frame.shape[1]:
@@ -55,7 +55,7 @@ def build_cropped_kernel(
         raise GSTError(f"min_fraction must lie in [0, 1], got {min_fraction!r}")
     top, left, height, width = check_box(box, padded, frame.stride)
     padded_grid = grid_shape_for(padded, frame.stride)
-    window = _cell_window((top, left, height, width), padded_grid, frame.stride)
+    window = cell_window((top, left, height, width), padded_grid, frame.stride)
     rows = _window_rows(frame, window)
     # Crop masses as TransportKernel.crop computes them: over the padded frame's cells, with
     # the Gaussians rebuilt from the stored covariances.
@@ -65,7 +65,7 @@ def build_cropped_kernel(
     )
     keep = (mass >= min_fraction) & (mass > 0)
     return TransportKernel(
-        matrix=_merge_columns(rows, keep),
+        matrix=merge_columns(rows, keep),
         grid_shape=grid_shape_for((height, width), frame.stride),
         stride=frame.stride,
         image_shape=(height, width),
