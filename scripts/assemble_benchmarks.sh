@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 # Benchmarks
 
 Every figure below was printed by a script in `benchmarks/`, with the command next to it. They
-were measured on the project's 2-core CPU machine (no GPU), in November and December 2026, while other jobs
-shared the two cores: treat absolute times as upper bounds; ratios measured within one run
-are the robust figures. This page is assembled from `docs/parts/bench-*.md` by
+were measured on the project's 2-core CPU machine (no GPU), in November and December 2026,
+while other jobs shared the two cores: treat absolute times as upper bounds; ratios measured
+within one run are the robust figures. This page is assembled from `docs/parts/bench-*.md` by
 `scripts/assemble_benchmarks.sh`.
 
 Contents: Gaussian fit speed and quality; transport kernel and loss speed (GST vs Bayesian, OT,
