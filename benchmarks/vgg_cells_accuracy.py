@@ -29,8 +29,13 @@ from napari_gst.engine import TrainConfig, evaluate, train
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "vgg_cells"
 LOSSES = ("gst", "l2", "bayesian", "ot")
 # Settings added to TrainConfig after rows of the full protocol were written, with the value
-# those runs used (the field's default, which reproduces the behaviour before it existed).
-NEW_SETTING_DEFAULTS = {"kernel_options": {}, "crops_per_image": 1, "calibrate": False}
+# those runs used (the behaviour before the setting existed).
+NEW_SETTING_DEFAULTS = {
+    "kernel_options": {},
+    "crops_per_image": 1,
+    "calibrate": False,
+    "loader_workers": 0,
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda text: text if text == "auto" else int(text),
         default=TrainConfig().val_every,
         help='validate every K epochs, or "auto" (the counting default)',
+    )
+    parser.add_argument(
+        "--loader-workers",
+        type=lambda text: text if text == "auto" else int(text),
+        default=TrainConfig().loader_workers,
+        help='processes building the batches ("auto": one when a second core is free; '
+        "0 when two runs share a 2-core machine)",
     )
     parser.add_argument(
         "--sigma-range",
@@ -108,6 +120,7 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         crop_size=args.crop_size,
         crops_per_image=args.crops_per_image,
         val_every=args.val_every,
+        loader_workers=args.loader_workers,
         sigma_range=None if args.sigma_range is None else tuple(args.sigma_range),
         max_minutes=args.max_minutes,
         device=args.device,
@@ -145,7 +158,7 @@ def done_runs(path: Path) -> dict[tuple, dict]:
                 recorded = row.get("settings", {"epochs": row["epochs"]})
                 if "warmup_fraction" in recorded:
                     # A setting added to TrainConfig after the row was written ran at the
-                    # value that reproduces the old behaviour: its default.
+                    # value that reproduces the old behaviour (batches built in-process).
                     recorded = {**NEW_SETTING_DEFAULTS, **recorded}
                 row_settings = {"score_on": "test", **recorded}
                 runs[run_key(row["loss"], row["n_train"], row["draw"], row_settings)] = row
@@ -176,6 +189,7 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
         "epochs": args.epochs,
         "settings": settings(args),
         "epochs_run": last.epoch,
+        "steps_run": last.step,
         "max_minutes": args.max_minutes,
         "mae": scores["mae"],
         "rmse": scores["rmse"],

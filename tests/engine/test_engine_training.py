@@ -49,7 +49,7 @@ def test_crops_per_image_draws_each_image_that_many_times_per_epoch(items, tmp_p
 
 def test_repeated_images_are_fresh_random_draws_with_the_datasets_methods():
     from napari_gst.data import DensityDataset
-    from napari_gst.engine.session import RepeatedImages
+    from napari_gst.engine.loader import RepeatedImages
 
     images = make_cells_dataset(2, seed=1, shape=(64, 64))
     dataset = DensityDataset(images, crop_size=32, stride=2, use_kernel=False, seed=0)

@@ -106,6 +106,11 @@ class TrainConfig:
     calibrate : counting only: validate and save each model with the output gain that makes
         its training images' predicted total equal their annotated total
         (``napari_gst.engine.calibration``; GST's loss leaves counts a few percent low).
+    loader_workers : processes that build the training batches (crops and their kernels)
+        while the network trains: "auto" (default) uses one when a second core is free,
+        the run plans at least 300 steps and the task allows it (counting; the landmark
+        kernel schedule follows each step), 0 builds them in the training process. On
+        VGG cells a worker gives 1.5 times the steps per minute; the weights are the same.
     fit_options : keyword arguments for ``napari_gst.splat.fit_gaussians`` (e.g. iterations).
     cache_dir : where Gaussian fits are cached (None: ``<out_dir>/fits``).
     """
@@ -136,6 +141,7 @@ class TrainConfig:
     min_val_images: int = 3
     val_every: int | str | None = None
     calibrate: bool = True
+    loader_workers: int | str = "auto"
     fit_options: dict = field(default_factory=dict)
     cache_dir: str | None = None
     landmarks: dict | None = None
@@ -167,6 +173,15 @@ class TrainConfig:
         ):
             raise GSTError(
                 f'val_every must be a positive integer or "auto", got {self.val_every!r}'
+            )
+        if self.loader_workers != "auto" and (
+            isinstance(self.loader_workers, bool)
+            or not isinstance(self.loader_workers, int)
+            or self.loader_workers < 0
+        ):
+            raise GSTError(
+                "loader_workers must be a non-negative integer or \"auto\", "
+                f"got {self.loader_workers!r}"
             )
         if not isinstance(self.calibrate, bool):
             raise GSTError(f"calibrate must be true or false, got {self.calibrate!r}")
@@ -223,6 +238,11 @@ class TrainConfig:
         landmark_set = as_landmark_set(self.landmarks, "landmarks")
         self.landmarks = landmark_set.to_dict()
         _choice("loss (for landmarks)", self.loss, LANDMARK_LOSSES)
+        if self.loader_workers not in ("auto", 0):
+            raise GSTError(
+                "loader_workers must be 0 or \"auto\" for landmarks: their kernel schedule "
+                "follows every step, which a worker process's copy of the data would not see"
+            )
         if self.flip_map is not None:
             from ..landmarks.augment import flip_permutation
 

@@ -6,6 +6,7 @@ import math
 import os
 import queue
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader
 
 from ..devices import describe_device, resolve_device
 from ..errors import GSTError
@@ -24,6 +25,7 @@ from .checkpoint import load_checkpoint, read_metadata, unwrap
 from .config import TrainConfig
 from .ema import WeightAverage
 from .events import TrainEvent
+from .loader import in_process, is_worker_start_failure, make_loader
 from .split import hold_out
 from .tasks import Task, make_task
 from .training_state import load_training_state
@@ -82,14 +84,46 @@ class Session:
         return self.config.epochs * len(self.loader)
 
     def sampler_epoch(self, epoch: int) -> None:
-        """Tell the sampler and dataset the epoch, so each epoch shuffles and crops anew."""
-        sampler = self.loader.sampler
-        if isinstance(sampler, DistributedSampler):
-            sampler.set_epoch(epoch)
-        # The dataset's crops, scales and flips are drawn per (seed, epoch, image).
-        set_epoch = getattr(self.loader.dataset, "set_epoch", None)
-        if set_epoch is not None:
-            set_epoch(epoch)
+        """Tell the sampler the epoch, so each epoch shuffles and crops anew.
+
+        The sampler tags every index with it (``napari_gst.engine.loader.EpochSampler``):
+        the dataset's crops, scales and flips are drawn per (seed, epoch, image), also in a
+        loader worker's copy of the dataset.
+        """
+        self.loader.sampler.set_epoch(epoch)
+
+    def close(self) -> None:
+        """End the loader's worker process now (a persistent one lives as long as its loader)."""
+        if self.loader.num_workers > 0:
+            self.loader = in_process(self.loader)
+
+    def batches(self) -> Iterator[dict]:
+        """Yield this epoch's batches; fall back to building them here if a worker cannot start.
+
+        A spawned loader worker re-imports ``__main__``: a script without an ``if __name__ ==
+        "__main__":`` guard, or one read from stdin, kills it before its first batch.
+        """
+        iterator = iter(self.loader)
+        try:
+            first = next(iterator)
+        except StopIteration:
+            return
+        except RuntimeError as error:
+            if self.loader.num_workers == 0 or not is_worker_start_failure(error):
+                raise
+            warnings.warn(
+                "the data loader's worker process failed to start; building batches in "
+                "this process instead (guard your script with `if __name__ == '__main__':`)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.loader = in_process(self.loader)
+            iterator = iter(self.loader)
+            first = next(iterator, None)
+            if first is None:
+                return
+        yield first
+        yield from iterator
 
     def train_step(self, batch: dict) -> float:
         """Run one optimiser step on a collated batch; return the loss value."""
@@ -228,51 +262,6 @@ def _shared_fit_dataset(task, items, normalisation, model, out_dir, stop) -> Ite
     return dataset
 
 
-class RepeatedImages(Dataset):
-    """Each image of ``dataset`` ``times`` times per epoch, so an epoch draws that many crops.
-
-    Attributes the training loop looks up (``set_epoch``, ``set_progress``) are the wrapped
-    dataset's; its random plans differ between repeats because each draw advances a counter.
-    """
-
-    def __init__(self, dataset, times: int) -> None:
-        self.dataset = dataset
-        self.times = int(times)
-
-    def __len__(self) -> int:
-        """Return images x repeats."""
-        return len(self.dataset) * self.times
-
-    def __getitem__(self, index: int):
-        """Return a fresh random draw of image ``index`` modulo the number of images."""
-        return self.dataset[index % len(self.dataset)]
-
-    def __getattr__(self, name: str):
-        """Forward everything else (set_epoch, in_channels, ...) to the wrapped dataset."""
-        if name == "dataset":  # not yet set (e.g. while unpickling)
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
-
-
-def _loader(dataset, task: Task) -> DataLoader:
-    """Return the shuffling data loader (a DistributedSampler when data-parallel)."""
-    config = task.config
-    if config.crops_per_image > 1:
-        dataset = RepeatedImages(dataset, config.crops_per_image)
-    if distributed.is_distributed():
-        sampler = DistributedSampler(dataset, shuffle=True, seed=config.seed)
-    else:
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(config.seed))
-    return DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        sampler=sampler,
-        collate_fn=task.collate(),
-        num_workers=0,
-        drop_last=False,
-    )
-
-
 def _resume_progress(session: Session, resume: Path) -> None:
     """Load optimiser state, epoch and best metric from ``resume``'s ``last`` folder."""
     folder = resume / "last" if (resume / "last").is_dir() else resume
@@ -324,7 +313,7 @@ def open_session(
         model=distributed.wrap(model, device),
         loss=task.loss(),
         optimiser=optimiser,
-        loader=_loader(dataset, task),
+        loader=make_loader(dataset, config, task.collate()),
         device=device,
         normalisation=normalisation,
         train_items=train_list,

@@ -110,7 +110,7 @@ def _run_epoch(
     set_progress = getattr(session.loader.dataset, "set_progress", None)
     if set_progress is not None:
         set_progress(_progress(session, clock))
-    for batch in session.loader:
+    for batch in session.batches():
         if distributed.any_rank(stop(), session.device):
             session.stopped = True
             return
@@ -282,7 +282,10 @@ def train(
         return
     # max_minutes budgets the training itself: the Gaussian fits before it are a one-off
     # cost (cached for later runs), reported by the "fitting" events.
-    yield from _run_epochs(session, _Clock(config.max_minutes), stop)
+    try:
+        yield from _run_epochs(session, _Clock(config.max_minutes), stop)
+    finally:
+        session.close()
 
 
 def _run_epochs(session: Session, clock: _Clock, stop: Callable[[], bool]) -> Iterator[TrainEvent]:
