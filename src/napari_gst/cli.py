@@ -165,13 +165,19 @@ def _add_predict(commands) -> None:
 
 
 def _add_detection(parser) -> None:
-    """Add --detection: how counting points are read from the density."""
+    """Add --detection and --augment: how counting points are read from the density."""
     parser.add_argument(
         "--detection",
         choices=("basins", "peaks"),
         default="basins",
         help="counting points: one per unit of mass, touching objects apart (basins, "
         "default), or one per local maximum of the density (peaks: fewer, surer points)",
+    )
+    parser.add_argument(
+        "--augment",
+        action="store_true",
+        help="counting: average the density over the 8 flipped and rotated views of each "
+        "image (8 network passes; steadier counts)",
     )
 
 

@@ -70,6 +70,14 @@ def test_evaluate_json_has_count_and_detection_scores(capsys, cells_folder, mode
     args = ("evaluate", str(model_folder), str(cells_folder), "--detection", "peaks", "--json")
     status, out, _ = run(capsys, *args)
     assert status == 0 and json.loads(out)["mae"] == scores["mae"]
+    # --augment scores the density averaged over 8 views: other counts, the same contract.
+    args = ("evaluate", str(model_folder), str(cells_folder), "--augment", "--json")
+    status, out, _ = run(capsys, *args)
+    augmented = json.loads(out)
+    assert status == 0 and augmented["n_images"] == 4
+    assert [image["predicted"] for image in augmented["images"]] != [
+        image["predicted"] for image in scores["images"]
+    ]
 
 
 @pytest.mark.slow  # a real Gaussian fit plus matplotlib: several seconds on 2 cores

@@ -74,6 +74,16 @@ def test_predict_writes_named_landmarks(capsys, tmp_path, hands_folder, landmark
     assert [row["landmark"] for row in table] == list(HAND_LANDMARKS.names)
 
 
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_landmark_models_refuse_augment(capsys, tmp_path, hands_folder, landmark_model, command):
+    # A mirrored view would swap left and right landmarks.
+    target = (
+        [hands_folder / "hand_0.png", "--out", tmp_path] if command == "predict" else [hands_folder]
+    )
+    status, _, err = run(capsys, command, landmark_model, *target, "--augment")
+    assert status != 0 and "counting models only" in err and "Traceback" not in err
+
+
 def test_evaluate_json_reports_mre_and_sdr_in_mm(capsys, hands_folder, landmark_model):
     status, out, _ = run(
         capsys, "evaluate", landmark_model, hands_folder, "--pixel-size", "0.5", "--json"

@@ -56,6 +56,21 @@ def test_the_detection_choice_reaches_the_points(predictor, viewer, tiny_cells, 
     assert not np.array_equal(by_basins, by_peaks)
 
 
+def test_the_augment_box_averages_the_views_as_predict_does(
+    predictor, viewer, tiny_cells, qtbot, model_folder
+):
+    from napari_gst.engine import predict
+
+    viewer.add_image(tiny_cells[0], name="cells")
+    predictor.augment.setChecked(True)
+    predict_and_wait(predictor, qtbot)
+    shown = viewer.layers["cells density"].data
+    expected = predict(model_folder, tiny_cells[0], device="cpu", augment=True).density
+    np.testing.assert_allclose(shown, expected, rtol=1e-5, atol=1e-7)
+    plain = predict(model_folder, tiny_cells[0], device="cpu").density
+    assert not np.allclose(shown, plain)
+
+
 def test_each_plane_of_a_stack_gets_its_own_count(predictor, viewer, qtbot, tmp_path):
     stack = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
     viewer.add_image(stack, name="stack")

@@ -200,6 +200,8 @@ def run_predict(args: argparse.Namespace) -> Result:
     checkpoint = load_checkpoint(args.model_dir, device=device)
     args.out.mkdir(parents=True, exist_ok=True)
     if checkpoint.task == "landmarks":
+        if args.augment:
+            raise GSTError("--augment applies to counting models only")
         return _predict_landmarks(args, checkpoint, device)
     rows, images = [], []
     channels = input_channels(checkpoint.model) or 1
@@ -211,6 +213,7 @@ def run_predict(args: argparse.Namespace) -> Result:
             device=device,
             tile_size=args.tile_size,
             detection=args.detection,
+            augment=args.augment,
         )
         density_path, points_path = _write_prediction(prediction, path.stem, args.out)
         counts = prediction.counts()
@@ -268,6 +271,7 @@ def run_evaluate(args: argparse.Namespace) -> Result:
             radius=args.radius,
             device=args.device,
             detection=args.detection,
+            augment=args.augment,
             progress=lambda done, total: bar.update(1),
             pixel_size=pixel_size,
             radii=args.radii,

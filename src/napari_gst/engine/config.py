@@ -180,7 +180,7 @@ class TrainConfig:
             or self.loader_workers < 0
         ):
             raise GSTError(
-                "loader_workers must be a non-negative integer or \"auto\", "
+                'loader_workers must be a non-negative integer or "auto", '
                 f"got {self.loader_workers!r}"
             )
         if not isinstance(self.calibrate, bool):
@@ -240,7 +240,7 @@ class TrainConfig:
         _choice("loss (for landmarks)", self.loss, LANDMARK_LOSSES)
         if self.loader_workers not in ("auto", 0):
             raise GSTError(
-                "loader_workers must be 0 or \"auto\" for landmarks: their kernel schedule "
+                'loader_workers must be 0 or "auto" for landmarks: their kernel schedule '
                 "follows every step, which a worker process's copy of the data would not see"
             )
         if self.flip_map is not None:

@@ -32,6 +32,7 @@ def evaluate(
     pixel_size: float | None = None,
     radii: Sequence[float] | None = None,
     detection: str = "basins",
+    augment: bool = False,
 ) -> dict:
     """Return counting and detection scores (or landmark errors) of a network on images.
 
@@ -45,6 +46,7 @@ def evaluate(
     task : "count" or "landmarks" (see ``predict``); default: the checkpoint's task.
     detection : counting only: the point read-out scored ("basins" or "peaks", see
         ``predict``).
+    augment : counting only: score the density averaged over 8 flipped and rotated views.
     pixel_size, radii : landmarks only: errors in mm with a pixel size; success radii
         (default 2, 2.5, 3, 4 mm with a pixel size, else 2, 4, 8 px).
 
@@ -65,7 +67,7 @@ def evaluate(
         def predict_one(image):
             return predict(
                 model_or_checkpoint, image, device=device, normalisation=normalisation,
-                stack=False, tile_size=tile_size, task="landmarks",
+                stack=False, tile_size=tile_size, task="landmarks", augment=augment,
             )  # fmt: skip
 
         return evaluate_landmark_items(
@@ -83,6 +85,7 @@ def evaluate(
             stack=False,
             tile_size=tile_size,
             detection=detection,
+            augment=augment,
         )
         match = match_points(result.points, item.points, radius)
         totals += (match.true_positives, len(result.points), len(item.points))

@@ -14,7 +14,14 @@ from ..devices import resolve_device
 from ..errors import GSTError
 from .checkpoint import Checkpoint, load_checkpoint
 from .peaks import DETECTION_METHODS, count_guided_peaks
-from .tiling import as_image_tensor, infer_density, infer_density_tiled, model_stride
+from .tiling import (
+    as_image_tensor,
+    infer_density,
+    infer_density_tiled,
+    input_multiple,
+    model_stride,
+)
+from .views import averaged_density
 
 # Whole images up to this many pixels go through the network in one piece; larger ones are
 # tiled so memory stays bounded (about 1 GB of activations for the U-Net on a CPU).
@@ -185,6 +192,7 @@ def predict(
     min_distance: float = 3.0,
     task: str | None = None,
     detection: str = "basins",
+    augment: bool = False,
 ) -> Prediction | LandmarkResult:
     """Return the density map, count and points (or the landmarks) of an image or a stack.
 
@@ -207,6 +215,8 @@ def predict(
     detection : how counting points are read from the density: "basins" (one point per
         unit of mass, touching objects apart) or "peaks" (one per local maximum); see
         :func:`~napari_gst.engine.peaks.count_guided_peaks`.
+    augment : counting only: average the density over the 8 flipped and rotated views of
+        each image (8 network passes; see ``napari_gst.engine.views``).
 
     Examples
     --------
@@ -222,11 +232,23 @@ def predict(
     model_or_checkpoint = load_model_argument(model_or_checkpoint, task, device)
     task = task_of(model_or_checkpoint, task)
     model, normalisation = _resolve_model(model_or_checkpoint, normalisation, device)
+    if augment and task == "landmarks":
+        raise GSTError(
+            "augment applies to counting models only: a mirror turns a left landmark into "
+            "a right one"
+        )
     planes, is_stack = _planes(image, input_channels(model), stack)
+
+    def densities_of(plane: np.ndarray) -> np.ndarray:
+        return plane_densities(model, plane, device, tile_size, overlap)
+
     all_densities = [
-        plane_densities(model, normalisation.apply(plane), device, tile_size, overlap)
+        averaged_density(densities_of, normalisation.apply(plane), input_multiple(model),
+                         model_stride(model))
+        if augment
+        else densities_of(normalisation.apply(plane))
         for plane in planes
-    ]
+    ]  # fmt: skip
     shape = (int(planes.shape[1]), int(planes.shape[2]))
     if task == "landmarks":
         return _landmarks(model_or_checkpoint, model, all_densities, shape, is_stack)
