@@ -6,6 +6,7 @@ import math
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
 # napari's dark theme: a light-on-dark plot does not flash white in the dock.
@@ -69,8 +70,25 @@ class TrainingPlot(FigureCanvasQTAgg):
         self.mae_axes.yaxis.set_label_position("right")
         if self.epochs:
             self.loss_axes.plot(self.epochs, self.losses, "o-", color=_LOSS_COLOUR, ms=3)
+            _keep_readable(self.loss_axes, self.losses)
             measured = [(e, m) for e, m in zip(self.epochs, self.maes, strict=True) if m == m]
             if measured:
                 x, y = zip(*measured, strict=True)
                 self.mae_axes.plot(x, y, "s--", color=_MAE_COLOUR, ms=3)
+                _keep_readable(self.mae_axes, y)
+        self.loss_axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
+        for axes in (self.loss_axes, self.mae_axes):
+            # Plain tick labels: an offset ("1e-8 + 1.384e1") reads as a tiny loss.
+            axes.ticklabel_format(axis="y", style="plain", useOffset=False)
         self.draw_idle()
+
+
+def _keep_readable(axes, values) -> None:
+    """Widen a y range too narrow for plain tick labels (equal values) to +- 5 % around them."""
+    finite = [value for value in values if math.isfinite(value)]
+    if not finite:
+        return
+    low, high = min(finite), max(finite)
+    if high - low <= 1e-3 * max(abs(high), abs(low), 1e-12):
+        half = 0.05 * max(abs(high), 1e-6)
+        axes.set_ylim(low - half, high + half)
