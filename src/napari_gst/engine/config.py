@@ -23,7 +23,8 @@ KERNEL_OPTIONS = ("beta", "background_distance", "background", "cutoff")
 # pixel blocks (``input_stride`` 2: 2.6 times the steps in the same minutes, the same error
 # per step); 400 epochs (about 4,400 steps on 42 images, 6 minutes on one CPU thread, so a
 # first model comes back quickly; a 14-minute schedule, ``epochs`` 2000 with ``max_minutes``
-# 14, took the test MAE from 2.85 to 2.46, "Longer schedules");
+# 14, took the test MAE from 2.85 to 2.32 with the loader worker, "A loader worker and 8
+# averaged views");
 # validation "auto" (each validation also calibrates on the training images; on VGG cells a
 # validation costs a third of an epoch, so validating every epoch would cost a quarter of
 # the budget).
