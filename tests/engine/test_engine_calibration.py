@@ -106,3 +106,20 @@ def test_calibrate_must_be_a_bool():
     with pytest.raises(GSTError, match="calibrate must be true or false"):
         TrainConfig(calibrate="yes")
     assert np.isfinite(TrainConfig().learning_rate)
+
+
+def test_without_held_out_images_the_selection_score_is_not_the_gain_fitted_to_them(tmp_path):
+    # One image: a gain measured on it makes its own count exact, so a calibrated score
+    # would be 0 at every epoch and select nothing. The score is taken raw instead.
+    from engine_helpers import TINY
+
+    from napari_gst.data import make_cells_dataset
+    from napari_gst.engine import TrainConfig, load_checkpoint, train
+
+    items = make_cells_dataset(1, seed=5, shape=(48, 48))
+    config = TrainConfig(**{**TINY, "loss": "l2", "epochs": 2, "calibrate": True})
+    events = list(train(config, items, out_dir=tmp_path))
+    scores = [event.val_mae for event in events if event.kind == "epoch_end"]
+    assert all(score > 1e-3 for score in scores)
+    saved = load_checkpoint(tmp_path / "best")
+    assert saved.metadata["metrics"]["count_gain"] != 1.0  # the model is still saved calibrated

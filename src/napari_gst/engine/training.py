@@ -203,8 +203,11 @@ def _finish_epoch(session: Session, clock: _Clock, epoch: int) -> Iterator[Train
         gain = session.task.calibration(
             model, session.train_items, session.device, session.normalisation
         )
-        with output_gain(model, gain):
+        # Without held-out images the score is taken on the training images, which the gain
+        # was measured on: scored with it, one image would always score 0. Score them raw.
+        with output_gain(model, gain if session.val_items else None):
             val_mae = _validate(session)
+        with output_gain(model, gain):
             written = _save(session, epoch, val_mae, gain)
         session.last_validation_end = clock.elapsed
         session.last_validation_s = session.last_validation_end - started
