@@ -200,8 +200,6 @@ def run_predict(args: argparse.Namespace) -> Result:
     checkpoint = load_checkpoint(args.model_dir, device=device)
     args.out.mkdir(parents=True, exist_ok=True)
     if checkpoint.task == "landmarks":
-        if args.augment:
-            raise GSTError("--augment applies to counting models only")
         return _predict_landmarks(args, checkpoint, device)
     rows, images = [], []
     channels = input_channels(checkpoint.model) or 1
@@ -242,7 +240,10 @@ def _predict_landmarks(args: argparse.Namespace, checkpoint, device) -> Result:
     rows, images = [], []
     for path in tqdm(args.images, desc="predicting", file=sys.stderr, leave=False, disable=None):
         image = read_image_or_stack(path, input_channels(checkpoint.model) or 1)
-        result = predict(checkpoint, image, device=device, tile_size=args.tile_size)
+        # augment: predict refuses it for landmarks, with the reason.
+        result = predict(
+            checkpoint, image, device=device, tile_size=args.tile_size, augment=args.augment
+        )
         entry = write_landmark_outputs(result, path.stem, args.out)
         rows += [{"image": path.name, **row} for row in entry["table"]]
         images.append({"image": str(path), **entry})

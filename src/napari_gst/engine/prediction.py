@@ -242,13 +242,15 @@ def predict(
     def densities_of(plane: np.ndarray) -> np.ndarray:
         return plane_densities(model, plane, device, tile_size, overlap)
 
-    all_densities = [
-        averaged_density(densities_of, normalisation.apply(plane), input_multiple(model),
-                         model_stride(model))
-        if augment
-        else densities_of(normalisation.apply(plane))
-        for plane in planes
-    ]  # fmt: skip
+    def read(plane: np.ndarray) -> np.ndarray:
+        normalised = normalisation.apply(plane)
+        if not augment:
+            return densities_of(normalised)
+        return averaged_density(
+            densities_of, normalised, input_multiple(model), model_stride(model)
+        )
+
+    all_densities = [read(plane) for plane in planes]
     shape = (int(planes.shape[1]), int(planes.shape[2]))
     if task == "landmarks":
         return _landmarks(model_or_checkpoint, model, all_densities, shape, is_stack)
