@@ -8,11 +8,12 @@ import time
 import pytest
 import torch
 from engine_helpers import TINY
+from torch.utils.data import RandomSampler
 
 from napari_gst.data import make_cells_dataset
 from napari_gst.engine import TrainConfig, load_checkpoint, train
 from napari_gst.engine import loader as loader_module
-from napari_gst.engine.loader import EpochAware, EpochSampler, loader_workers
+from napari_gst.engine.loader import EpochAware, EpochBatches, EpochSampler, loader_workers
 from napari_gst.errors import GSTError
 
 
@@ -119,3 +120,17 @@ def test_a_script_read_from_stdin_falls_back_to_batches_built_in_process(tmp_pat
     assert done.returncode == 0, done.stderr
     assert "LAST done 4" in done.stdout
     assert "worker process failed to start" in done.stderr
+
+
+def test_one_stream_of_epochs_gives_each_epoch_s_batches_in_order():
+    def sampler():
+        return EpochSampler(RandomSampler(range(5), generator=torch.Generator().manual_seed(7)))
+
+    per_epoch, epochs = [], sampler()
+    for epoch in (2, 3, 4):
+        epochs.set_epoch(epoch)
+        keys = list(epochs)
+        per_epoch += [keys[0:2], keys[2:4], keys[4:5]]  # the last batch of an epoch is short
+    streamed = EpochBatches(sampler(), batch_size=2, first=2, last=4)
+    assert list(streamed) == per_epoch and len(streamed) == 9
+    assert {key[0] for batch in per_epoch[3:6] for key in batch} == {3}

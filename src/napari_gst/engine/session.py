@@ -25,7 +25,7 @@ from .checkpoint import load_checkpoint, read_metadata, unwrap
 from .config import TrainConfig
 from .ema import WeightAverage
 from .events import TrainEvent
-from .loader import in_process, is_worker_start_failure, make_loader
+from .loader import in_process, is_worker_start_failure, make_loader, stream, unpiped
 from .split import hold_out
 from .tasks import Task, make_task
 from .training_state import load_training_state
@@ -51,6 +51,12 @@ class Session:
     out_dir: Path
     split_note: str
     ema: WeightAverage | None = None
+    # The layout training batches are given in (the network's, see memory_format()).
+    memory_format: torch.memory_format = torch.contiguous_format
+    # With a loader worker: the batches of the run's epochs as one stream (see batches()),
+    # and the epoch it is at.
+    _stream: Iterator | None = field(default=None, repr=False)
+    _stream_epoch: int = 0
     first_epoch: int = 1
     step: int = 0
     first_step: int = 0
@@ -83,33 +89,49 @@ class Session:
         """Optimiser steps of the whole run (all epochs)."""
         return self.config.epochs * len(self.loader)
 
-    def sampler_epoch(self, epoch: int) -> None:
-        """Tell the sampler the epoch, so each epoch shuffles and crops anew.
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps (batches) of one epoch."""
+        return len(self.loader)
 
-        The sampler tags every index with it (``napari_gst.engine.loader.EpochSampler``):
-        the dataset's crops, scales and flips are drawn per (seed, epoch, image), also in a
-        loader worker's copy of the dataset.
-        """
-        self.loader.sampler.set_epoch(epoch)
+    def _end_stream(self) -> None:
+        """End the stream of batches and its worker (now: not at garbage collection)."""
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            try:
+                stream._shutdown_workers()
+            except RuntimeError as error:  # a worker that died on its way out: nothing lost
+                if not is_worker_start_failure(error) and "killed by signal" not in str(error):
+                    raise
 
     def close(self) -> None:
-        """End the loader's worker process now (a persistent one lives as long as its loader)."""
+        """End the loader's worker process now; later batches are built in this process."""
+        self._end_stream()
         if self.loader.num_workers > 0:
             self.loader = in_process(self.loader)
 
-    def batches(self) -> Iterator[dict]:
-        """Yield this epoch's batches; fall back to building them here if a worker cannot start.
+    def batches(self, epoch: int) -> Iterator[dict]:
+        """Yield the batches of ``epoch`` (epochs are asked for in order).
 
-        A spawned loader worker re-imports ``__main__``: a script without an ``if __name__ ==
-        "__main__":`` guard, or one read from stdin, kills it before its first batch.
+        The sampler tags every index with the epoch (``napari_gst.engine.loader``), so the
+        crops, scales and flips are drawn per (seed, epoch, image), also in a loader
+        worker's copy of the dataset. With a worker, the epochs are read from one stream
+        that runs ahead across epoch ends. A spawned worker re-imports ``__main__``: a
+        script without an ``if __name__ == "__main__":`` guard, or one read from stdin,
+        kills it before its first batch; the batches are then built here instead.
         """
-        iterator = iter(self.loader)
-        try:
-            first = next(iterator)
-        except StopIteration:
+        if self.loader.num_workers == 0:
+            self.loader.sampler.set_epoch(epoch)
+            yield from self.loader
             return
+        if self._stream is None or self._stream_epoch != epoch:  # new, or left mid-epoch
+            self._end_stream()
+            self._stream = iter(stream(self.loader, epoch, self.config.epochs))
+            self._stream_epoch = epoch
+        try:
+            first = next(self._stream)
         except RuntimeError as error:
-            if self.loader.num_workers == 0 or not is_worker_start_failure(error):
+            if not is_worker_start_failure(error):
                 raise
             warnings.warn(
                 "the data loader's worker process failed to start; building batches in "
@@ -117,17 +139,18 @@ class Session:
                 RuntimeWarning,
                 stacklevel=2,
             )
-            self.loader = in_process(self.loader)
-            iterator = iter(self.loader)
-            first = next(iterator, None)
-            if first is None:
-                return
-        yield first
-        yield from iterator
+            self.close()
+            yield from self.batches(epoch)
+            return
+        yield unpiped(first)
+        for _ in range(self.steps_per_epoch - 1):
+            yield unpiped(next(self._stream))
+        self._stream_epoch = epoch + 1
 
     def train_step(self, batch: dict) -> float:
         """Run one optimiser step on a collated batch; return the loss value."""
         images = batch["image"].to(self.device, non_blocking=True)
+        images = images.contiguous(memory_format=self.memory_format)
         density = self.model(images)
         loss = self.loss(density, batch["target"])
         if not torch.isfinite(loss):
@@ -166,6 +189,12 @@ class Session:
             },
             "landmarks": self.config.landmarks,
         }
+
+
+def memory_format(config: TrainConfig, device: torch.device) -> torch.memory_format:
+    """Return the layout to train in: channels-last on a CPU unless ``config`` says otherwise."""
+    wanted = config.channels_last if config.channels_last is not None else device.type == "cpu"
+    return torch.channels_last if wanted else torch.contiguous_format
 
 
 def _channels(items: Sequence) -> int:
@@ -302,10 +331,16 @@ def open_session(
             train_items, config.val_fraction, config.min_val_images, config.seed
         )
     normalisation = config.make_normalisation()
-    model = _build_model(config, task, _channels(train_list), resume).to(device)
+    layout = memory_format(config, device)
+    model = _build_model(config, task, _channels(train_list), resume)
+    model = model.to(device, memory_format=layout)
     dataset = yield from _shared_fit_dataset(task, train_list, normalisation, model, out_dir, stop)
+    # fused: one kernel for all the parameters (1 ms a step instead of 4 on VGG cells' U-Net).
     optimiser = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        model.parameters(),
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+        fused=device.type in ("cpu", "cuda"),
     )
     session = Session(
         config=config,
@@ -321,6 +356,7 @@ def open_session(
         out_dir=Path(out_dir),
         split_note=note,
         ema=None if config.ema_decay is None else WeightAverage(model, config.ema_decay),
+        memory_format=layout,
     )
     if resume is not None:
         _resume_progress(session, resume)

@@ -102,7 +102,6 @@ def _run_epoch(
     """Train one epoch, yielding step events; sets ``session.stopped``/``out_of_time``."""
     model, config = session.model, session.config
     model.train()
-    session.sampler_epoch(epoch)
     totals: dict[str, float] = {}
     steps, last_report = 0, 0.0
     # Datasets whose targets change over the run (the landmark kernel schedule) follow the
@@ -110,7 +109,7 @@ def _run_epoch(
     set_progress = getattr(session.loader.dataset, "set_progress", None)
     if set_progress is not None:
         set_progress(_progress(session, clock))
-    for batch in session.batches():
+    for batch in session.batches(epoch):
         if distributed.any_rank(stop(), session.device):
             session.stopped = True
             return
@@ -127,7 +126,7 @@ def _run_epoch(
             set_progress(_progress(session, clock))  # for the next batch
         totals["loss"] = totals.get("loss", 0.0) + loss
         now = clock.elapsed
-        if now - last_report >= _STEP_EVENT_INTERVAL_S or steps == len(session.loader):
+        if now - last_report >= _STEP_EVENT_INTERVAL_S or steps == session.steps_per_epoch:
             last_report = now
             yield _event(
                 session,
