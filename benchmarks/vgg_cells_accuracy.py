@@ -28,7 +28,6 @@ from napari_gst.engine import TrainConfig, evaluate, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "vgg_cells"
 LOSSES = ("gst", "l2", "bayesian", "ot")
-CHANNELS_LAST = {"auto": None, "on": True, "off": False}
 # Settings added to TrainConfig after rows of the full protocol were written, with the value
 # those runs used (the behaviour before the setting existed).
 NEW_SETTING_DEFAULTS = {
@@ -36,7 +35,6 @@ NEW_SETTING_DEFAULTS = {
     "crops_per_image": 1,
     "calibrate": False,
     "loader_workers": 0,
-    "channels_last": False,
 }
 
 
@@ -77,12 +75,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=TrainConfig().loader_workers,
         help='processes building the batches ("auto": one when a second core is free; '
         "0 when two runs share a 2-core machine)",
-    )
-    parser.add_argument(
-        "--channels-last",
-        choices=tuple(CHANNELS_LAST),
-        default="auto",
-        help='train in the channels-last layout ("auto": on a CPU)',
     )
     parser.add_argument(
         "--sigma-range",
@@ -129,7 +121,6 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         crops_per_image=args.crops_per_image,
         val_every=args.val_every,
         loader_workers=args.loader_workers,
-        channels_last=CHANNELS_LAST[args.channels_last],
         sigma_range=None if args.sigma_range is None else tuple(args.sigma_range),
         max_minutes=args.max_minutes,
         device=args.device,

@@ -112,9 +112,6 @@ class TrainConfig:
         the run plans at least 300 steps and the task allows it (counting; the landmark
         kernel schedule follows each step), 0 builds them in the training process. On
         VGG cells a worker gives 1.5 times the steps per minute; the weights are the same.
-    channels_last : train in the channels-last memory layout (None, the default: on a CPU,
-        where oneDNN's convolutions run 1.2 times as fast in it; the numbers are the same
-        float32 arithmetic in another order). Saved weights are always plain.
     fit_options : keyword arguments for ``napari_gst.splat.fit_gaussians`` (e.g. iterations).
     cache_dir : where Gaussian fits are cached (None: ``<out_dir>/fits``).
     """
@@ -146,7 +143,6 @@ class TrainConfig:
     val_every: int | str | None = None
     calibrate: bool = True
     loader_workers: int | str = "auto"
-    channels_last: bool | None = None
     fit_options: dict = field(default_factory=dict)
     cache_dir: str | None = None
     landmarks: dict | None = None
@@ -188,8 +184,6 @@ class TrainConfig:
                 'loader_workers must be a non-negative integer or "auto", '
                 f"got {self.loader_workers!r}"
             )
-        if self.channels_last is not None and not isinstance(self.channels_last, bool):
-            raise GSTError(f"channels_last must be true, false or None, got {self.channels_last!r}")
         if not isinstance(self.calibrate, bool):
             raise GSTError(f"calibrate must be true or false, got {self.calibrate!r}")
         if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
