@@ -21,10 +21,9 @@ KERNEL_OPTIONS = ("beta", "background_distance", "background", "cutoff")
 # image and epoch; peak learning rate 3e-3 after a 5 % warm-up (1e-4 under-fitted: the
 # error of a count floor fell from 4.7 to 3.1 in the same steps); a U-Net that reads 2 x 2
 # pixel blocks (``input_stride`` 2: 2.6 times the steps in the same minutes, the same error
-# per step); 400 epochs (about 4,400 steps on 42 images, 6 minutes on one CPU thread, so a
-# first model comes back quickly; a 14-minute schedule, ``epochs`` 2000 with ``max_minutes``
-# 14, took the test MAE from 2.85 to 2.32 with the loader worker, "A loader worker and 8
-# averaged views");
+# per step); 400 epochs (about 4,400 steps on 42 images, under 4 minutes on one CPU thread
+# and a loader worker, so a first model comes back quickly; a 14-minute schedule, ``epochs``
+# 2000 with ``max_minutes`` 14, took the test MAE from 2.85 to 2.18, "A faster step");
 # validation "auto" (each validation also calibrates on the training images; on VGG cells a
 # validation costs a third of an epoch, so validating every epoch would cost a quarter of
 # the budget).
@@ -111,7 +110,7 @@ class TrainConfig:
         while the network trains: "auto" (default) uses one when a second core is free,
         the run plans at least 300 steps and the task allows it (counting; the landmark
         kernel schedule follows each step), 0 builds them in the training process. On
-        VGG cells a worker gives 1.5 times the steps per minute; the weights are the same.
+        VGG cells a worker gives 1.7 times the steps in 14 minutes; the weights are the same.
     fit_options : keyword arguments for ``napari_gst.splat.fit_gaussians`` (e.g. iterations).
     cache_dir : where Gaussian fits are cached (None: ``<out_dir>/fits``).
     """

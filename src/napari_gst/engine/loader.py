@@ -1,7 +1,7 @@
 """The training data loader: repeated random crops, and a worker process that builds them.
 
 Building a batch (crops, rescale, flips and each crop's transport kernel) takes a good part
-of a step on one CPU thread (VGG cells, 16 crops of 64 px: 29 ms, next to the network's 50).
+of a step on one CPU thread (VGG cells, 16 crops of 64 px: 29 ms, next to the network's 45-50).
 A loader worker on a second core builds the next batches while the network trains on this
 one. It learns the epoch from the sampler, which hands it ``(epoch, index)`` pairs, so its
 crops are the ones the training process would have drawn itself: a run gives the same
@@ -69,7 +69,7 @@ class RepeatedImages(_Wrapper):
 class EpochSampler(Sampler):
     """Yields ``(epoch, index)``: the wrapped sampler's indices tagged with the current epoch.
 
-    A persistent worker holds its own copy of the dataset, which ``set_epoch`` in the
+    A loader worker holds its own copy of the dataset, which ``set_epoch`` in the
     training process does not reach; the tag carries the epoch to it with every index.
     """
 
@@ -164,6 +164,7 @@ def make_loader(dataset, config: TrainConfig, collate, workers: int | None = Non
     """Return the shuffling loader of a run (a DistributedSampler when data-parallel).
 
     ``workers`` overrides ``loader_workers(config, ...)`` (0 builds batches in this process).
+    With workers, it describes the run's batches and :func:`stream` reads them.
     """
     if config.crops_per_image > 1:
         dataset = RepeatedImages(dataset, config.crops_per_image)
@@ -179,7 +180,7 @@ def make_loader(dataset, config: TrainConfig, collate, workers: int | None = Non
     # loop, in napari) can deadlock.
     extra = {}
     if workers > 0:
-        extra = {"persistent_workers": True, "multiprocessing_context": _SPAWN}
+        extra = {"multiprocessing_context": _SPAWN}
     return DataLoader(
         EpochAware(dataset),
         batch_size=config.batch_size,
