@@ -259,6 +259,19 @@ def in_process(loader: DataLoader) -> DataLoader:
     )
 
 
+def end_stream(batches) -> None:
+    """End the worker of a :func:`stream` iterator now, not when it is garbage-collected.
+
+    A worker that dies on its way out (the loader reports it "killed by signal") is
+    ignored: its unread batches are not needed.
+    """
+    try:
+        batches._shutdown_workers()
+    except RuntimeError as error:
+        if not is_worker_start_failure(error) and "killed by signal" not in str(error):
+            raise
+
+
 def is_worker_start_failure(error: BaseException) -> bool:
     """Return whether ``error`` says a loader worker died (rather than a sample failing)."""
     return isinstance(error, RuntimeError) and "exited unexpectedly" in str(error)

@@ -25,7 +25,14 @@ from .checkpoint import load_checkpoint, read_metadata, unwrap
 from .config import TrainConfig
 from .ema import WeightAverage
 from .events import TrainEvent
-from .loader import in_process, is_worker_start_failure, make_loader, stream, unpiped
+from .loader import (
+    end_stream,
+    in_process,
+    is_worker_start_failure,
+    make_loader,
+    stream,
+    unpiped,
+)
 from .split import hold_out
 from .tasks import Task, make_task
 from .training_state import load_training_state
@@ -85,7 +92,7 @@ class Session:
     @property
     def total_steps(self) -> int:
         """Optimiser steps of the whole run (all epochs)."""
-        return self.config.epochs * len(self.loader)
+        return self.config.epochs * self.steps_per_epoch
 
     @property
     def steps_per_epoch(self) -> int:
@@ -93,14 +100,10 @@ class Session:
         return len(self.loader)
 
     def _end_stream(self) -> None:
-        """End the stream of batches and its worker (now: not at garbage collection)."""
+        """End the stream of batches and its worker."""
         if self._stream is not None:
-            stream, self._stream = self._stream, None
-            try:
-                stream._shutdown_workers()
-            except RuntimeError as error:  # a worker that died on its way out: nothing lost
-                if not is_worker_start_failure(error) and "killed by signal" not in str(error):
-                    raise
+            batches, self._stream = self._stream, None
+            end_stream(batches)
 
     def close(self) -> None:
         """End the loader's worker process now; later batches are built in this process."""
