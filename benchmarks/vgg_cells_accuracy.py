@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='validate every K epochs, or "auto" (the counting default)',
     )
     parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=TrainConfig().val_fraction,
+        help="share of the drawn images held out to choose the best epoch (0: train on "
+        "all of them; the best epoch is then chosen by its MAE on them)",
+    )
+    parser.add_argument(
         "--loader-workers",
         type=lambda text: text if text == "auto" else int(text),
         default=TrainConfig().loader_workers,
@@ -120,6 +127,7 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         crop_size=args.crop_size,
         crops_per_image=args.crops_per_image,
         val_every=args.val_every,
+        val_fraction=args.val_fraction,
         loader_workers=args.loader_workers,
         sigma_range=None if args.sigma_range is None else tuple(args.sigma_range),
         max_minutes=args.max_minutes,
