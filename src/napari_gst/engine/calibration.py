@@ -66,6 +66,26 @@ def count_gain(model: nn.Module, items: Sequence, device: torch.device, normalis
     return float(np.clip(annotated.sum() / predicted.sum(), *GAIN_BOUNDS))
 
 
+def leave_one_out_errors(predicted: np.ndarray, annotated: np.ndarray) -> np.ndarray:
+    """Return each image's count error with the gain measured on the *other* images.
+
+    Scores training images as calibrated images would be scored without letting an image
+    set its own gain (a single image would always score 0, and raw counts carry the few
+    percent of bias the gain removes, which drifts over a run and made the raw score pick
+    early epochs). With fewer than two images the raw errors are returned.
+    """
+    predicted = np.asarray(predicted, dtype=np.float64)
+    annotated = np.asarray(annotated, dtype=np.float64)
+    if predicted.size < 2:
+        return np.abs(predicted - annotated)
+    others_true = annotated.sum() - annotated
+    others_predicted = predicted.sum() - predicted
+    usable = (others_true > 0) & (others_predicted > 0)
+    gains = np.ones_like(predicted)
+    gains[usable] = np.clip(others_true[usable] / others_predicted[usable], *GAIN_BOUNDS)
+    return np.abs(gains * predicted - annotated)
+
+
 @contextmanager
 def output_gain(model: nn.Module, gain: float | None) -> Iterator[None]:
     """Set ``model``'s output gain for the block (None: leave it), then restore it."""

@@ -95,8 +95,9 @@ class TrainConfig:
     device : "auto", "cpu" or "cuda".
     seed : seeds Python, numpy and torch (crops, flips, initial weights).
     val_fraction : share of the training images held out for validation when no validation
-        set is given; ``min_val_images`` is the fewest worth holding out (below that, the
-        training MAE selects the best model).
+        set is given (0: none); ``min_val_images`` is the fewest worth holding out (below
+        that, the training MAE selects the best model, each image counted with the gain of
+        the others).
     val_every : validate (and checkpoint) every this many epochs, and always after the
         first and the last; "auto" validates after an epoch once the time since the last
         validation is at least nine times what that validation took, which keeps

@@ -15,18 +15,21 @@ def hold_out(
     A random ``fraction`` of the images (at least ``min_images``) is held out for validation,
     provided at least ``min_images`` images are left to train on. With fewer images than that,
     nothing is held out and the returned validation list is empty: the caller then selects the
-    best model on the training images themselves (an optimistic but still useful signal).
+    best model on the training images themselves (an optimistic but still useful signal;
+    counting scores each with the gain of the others, ``Task.score_training``).
     """
     items = list(items)
     n_val = max(int(round(fraction * len(items))), min_images) if fraction > 0 else 0
     if n_val == 0 or len(items) - n_val < min_images:
+        reason = (
+            "val_fraction is 0"
+            if n_val == 0
+            else f"{len(items)} images are too few to hold some out"
+        )
         return (
             items,
             [],
-            (
-                f"{len(items)} images are too few to hold some out: the best model is chosen "
-                "by its MAE on the training images"
-            ),
+            f"{reason}: the best model is chosen by its MAE on the training images",
         )
     order = np.random.default_rng(seed).permutation(len(items))
     val = [items[i] for i in sorted(order[:n_val])]

@@ -47,6 +47,9 @@ class Task(Protocol):
     def score(self, model: nn.Module, items: Sequence, device, normalisation) -> float:
         """Return the selection metric of ``model`` on ``items`` (lower is better)."""
 
+    def score_training(self, model: nn.Module, items: Sequence, device, normalisation) -> float:
+        """Return the selection metric on the training images (when none are held out)."""
+
     def preview(self, model: nn.Module, item, device, normalisation) -> np.ndarray:
         """Return an (h, w) density of one image for the live preview."""
 
@@ -123,6 +126,20 @@ class CountTask:
 
         predicted, annotated = image_counts(model, items, device, normalisation)
         return float(np.abs(predicted - annotated).mean())
+
+    def score_training(self, model: nn.Module, items: Sequence, device, normalisation) -> float:
+        """Return the MAE on the training ``items``, each counted with the others' gain.
+
+        With calibration on, each image is scored with the gain of the other images
+        (``leave_one_out_errors``); without it, on its raw count.
+        """
+        from .calibration import image_counts, leave_one_out_errors, output_gain
+
+        with output_gain(model, 1.0):
+            predicted, annotated = image_counts(model, items, device, normalisation)
+        if not self.config.calibrate:
+            return float(np.abs(predicted - annotated).mean())
+        return float(leave_one_out_errors(predicted, annotated).mean())
 
     def calibration(self, model: nn.Module, items: Sequence, device, normalisation):
         """Return the count gain of ``model`` on the training ``items`` (None: not asked)."""

@@ -143,12 +143,18 @@ def _run_epoch(
     session.epoch_losses = {key: value / max(steps, 1) for key, value in totals.items()}
 
 
-def _validate(session: Session) -> float:
-    """Return the task's selection metric (MAE, MRE) on the validation (else training) images."""
-    items = session.val_items or session.train_items
-    return session.task.score(
-        session.predictive_model, items, session.device, session.normalisation
-    )
+def _validate(session: Session, gain: float | None) -> float:
+    """Return the task's selection metric (MAE, MRE) on the validation (else training) images.
+
+    Validation images are scored with the training images' ``gain``; without them, the
+    training images are scored by ``Task.score_training`` (each counted with the gain of
+    the others: a gain measured on the images it scores would flatter them).
+    """
+    model, device, normalisation = session.predictive_model, session.device, session.normalisation
+    if not session.val_items:
+        return session.task.score_training(model, session.train_items, device, normalisation)
+    with output_gain(model, gain):
+        return session.task.score(model, session.val_items, device, normalisation)
 
 
 def _preview(session: Session) -> np.ndarray:
@@ -202,10 +208,7 @@ def _finish_epoch(session: Session, clock: _Clock, epoch: int) -> Iterator[Train
         gain = session.task.calibration(
             model, session.train_items, session.device, session.normalisation
         )
-        # Without held-out images the score is taken on the training images, which the gain
-        # was measured on: scored with it, one image would always score 0. Score them raw.
-        with output_gain(model, gain if session.val_items else None):
-            val_mae = _validate(session)
+        val_mae = _validate(session, gain)
         with output_gain(model, gain):
             written = _save(session, epoch, val_mae, gain)
         session.last_validation_end = clock.elapsed
