@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._spawn import spawn_reruns_main
 from ..errors import Cancelled, GSTError
 from ..splat import GaussianFit
 from .annotations import AnnotatedImage
@@ -84,6 +85,14 @@ def precompute_fits(
         raise GSTError(f"workers must be a positive integer, got {workers!r}")
     jobs = [(fit_input(item.image, normalisation), item.points) for item in items]
     cache = str(Path(cache_dir).expanduser()) if cache_dir is not None else None
+    if workers > 1 and len(jobs) > 1 and spawn_reruns_main():
+        warnings.warn(
+            "fitting in this process: worker processes would run this script again "
+            "(guard your script with `if __name__ == '__main__':`)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        workers = 1
     if workers == 1 or len(jobs) <= 1:
         return _fit_here(jobs, cache, fit_kwargs, progress, should_stop)
     try:

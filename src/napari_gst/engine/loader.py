@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler
 
+from .._spawn import spawn_reruns_main
 from . import distributed
 from .config import TrainConfig
 
@@ -176,6 +178,15 @@ def make_loader(dataset, config: TrainConfig, collate, workers: int | None = Non
     if workers is None:
         steps = -(-len(sampler) // config.batch_size)
         workers = loader_workers(config, dataset, steps)
+    if workers > 0 and spawn_reruns_main():
+        warnings.warn(
+            "not starting a data loader worker: it would run this script's training again "
+            "(guard your script with `if __name__ == '__main__':`); building batches in "
+            "this process instead",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        workers = 0
     # spawn, not fork: forking a process that already runs torch threads (or a Qt event
     # loop, in napari) can deadlock.
     extra = {}
