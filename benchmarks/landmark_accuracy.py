@@ -136,7 +136,7 @@ def prefit(config: TrainConfig, items: list, cache_dir: Path, workers: int) -> f
 def train_arm(config: TrainConfig, items: list, out_dir: Path) -> dict:
     """Train one arm through the engine; return its training figures."""
     ends = []
-    for event in train(config, items, out_dir=out_dir):
+    for event in train(config, items, out_dir=out_dir, preview_every=0):
         if event.kind == "epoch_end":
             ends.append(event)
         elif event.kind == "done":

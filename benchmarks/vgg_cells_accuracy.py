@@ -182,7 +182,7 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
     out_dir = model_dir(args.runs_dir, loss, n_train, draw, settings(args))
     start = time.perf_counter()
     fitting_s, last = 0.0, None
-    for event in train(config, train_items, out_dir=out_dir):
+    for event in train(config, train_items, out_dir=out_dir, preview_every=0):
         if event.kind == "fitting":
             fitting_s = event.elapsed_s
         last = event

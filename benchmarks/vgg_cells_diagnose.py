@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if run_dir.exists():
         shutil.rmtree(run_dir)
     start, snapshots = time.perf_counter(), []
-    for event in train(config, draw_items, out_dir=run_dir):
+    for event in train(config, draw_items, out_dir=run_dir, preview_every=0):
         path = str(event.path or "")
         if event.kind == "checkpoint" and path.endswith("last") and event.epoch % args.every == 0:
             snapshot = run_dir / f"epoch{event.epoch:04d}"

@@ -35,6 +35,23 @@ def test_events_follow_the_documented_order(items, tmp_path):
     assert load_checkpoint(tmp_path, task="count").metadata["metrics"]["epoch"] in (1, 2)
 
 
+def test_previews_come_every_preview_every_epochs_and_after_the_last(items, tmp_path):
+    def previewed(every, epochs=5):
+        events = run(TrainConfig(**TINY, loss="l2", epochs=epochs), items, tmp_path / str(every),
+                     preview_every=every)  # fmt: skip
+        return [e.epoch for e in events if e.kind == "epoch_end" and e.preview is not None]
+
+    assert previewed(1) == [1, 2, 3, 4, 5]
+    assert previewed(2) == [2, 4, 5]  # and the last epoch, whatever its number
+    assert previewed(0) == []  # callers that show none skip the forward pass
+
+
+@pytest.mark.parametrize("every", [-1, 1.5, True, "2"])
+def test_a_bad_preview_interval_is_refused_by_name(items, tmp_path, every):
+    with pytest.raises(GSTError, match="preview_every"):
+        run(TrainConfig(**TINY, loss="l2", epochs=1), items, tmp_path, preview_every=every)
+
+
 def test_crops_per_image_draws_each_image_that_many_times_per_epoch(items, tmp_path):
     def steps(crops):
         config = TrainConfig(**{**TINY, "crops_per_image": crops}, loss="l2", epochs=1)
@@ -126,14 +143,14 @@ def test_resume_refuses_a_foreign_folder(items, tmp_path):
         run(TrainConfig(**TINY, loss="l2"), items, tmp_path / "out", resume=tmp_path)
 
 
-def test_auto_validation_keeps_validation_to_a_tenth_of_the_run(items, tmp_path, monkeypatch):
+def test_auto_validation_keeps_validation_to_a_twentieth_of_the_run(items, tmp_path, monkeypatch):
     import napari_gst.engine.training as training_module
 
     original = training_module._validate
 
-    def slow_validation(session):
+    def slow_validation(session, gain):
         time.sleep(0.3)  # far longer than a tiny epoch
-        return original(session)
+        return original(session, gain)
 
     monkeypatch.setattr(training_module, "_validate", slow_validation)
     config = TrainConfig(**{**TINY, "val_every": "auto"}, loss="l2", epochs=5)

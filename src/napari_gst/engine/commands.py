@@ -111,7 +111,10 @@ def run_train(args: argparse.Namespace) -> Result:
     config = _config_from_args(args, train_items, found)
     final = None
     with _bar(0, "training") as bar:
-        for event in train(config, train_items, val_items, out_dir=args.out, resume=args.resume):
+        events = train(
+            config, train_items, val_items, out_dir=args.out, resume=args.resume, preview_every=0
+        )
+        for event in events:
             _show(bar, event)
             if event.kind in ("done", "stopped"):
                 final = event

@@ -100,8 +100,8 @@ class TrainConfig:
         the others).
     val_every : validate (and checkpoint) every this many epochs, and always after the
         first and the last; "auto" validates after an epoch once the time since the last
-        validation is at least nine times what that validation took, which keeps
-        validation near a tenth of the run however long epochs are (None: the task's
+        validation is at least 19 times what that validation took, which keeps
+        validation near a twentieth of the run however long epochs are (None: the task's
         default, "auto" for counting, whose epochs are short and whose validations also
         calibrate; 1 for landmarks).
     calibrate : counting only: validate and save each model with the output gain that makes

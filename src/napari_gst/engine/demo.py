@@ -48,7 +48,7 @@ def demo_data() -> tuple[list, list, list]:
 def _train(config: TrainConfig, train_items, val_items, out: Path) -> None:
     """Run training with a progress bar on stderr."""
     with tqdm(desc="demo training", file=sys.stderr, leave=False, disable=None) as bar:
-        for event in train(config, train_items, val_items, out_dir=out / "model"):
+        for event in train(config, train_items, val_items, out_dir=out / "model", preview_every=0):
             if event.total_steps:
                 bar.total, bar.n = event.total_steps, event.step
                 bar.set_description(f"demo {event.kind}")

@@ -215,13 +215,20 @@ class TrainingWidget(QWidget):
             self.plot.clear()
         self._set_running(True)
 
+        preview_every = int(self.preview_every.value())
+
         def job(should_stop):
             everything = items + read_folders(folders, self.tasks.report_progress)
             if sum(item.count for item in everything) == 0:
                 raise GSTError("the training pairs hold no annotations")
             run_config = config or _named_by_labels(settings, everything).config()
             yield from train(
-                run_config, everything, out_dir=out_dir, resume=resume_from, should_stop=should_stop
+                run_config,
+                everything,
+                out_dir=out_dir,
+                resume=resume_from,
+                should_stop=should_stop,
+                preview_every=preview_every,
             )
 
         self.tasks.run_generator(
@@ -255,10 +262,8 @@ class TrainingWidget(QWidget):
             self.plot.metric = event.metric
             self.plot.add(event.epoch, event.losses.get("loss"), event.val_mae)
             self.epoch_label.setText(_epoch_text(event, self.epochs.value()))
-            last = event.epoch >= self.epochs.value()
-            if event.preview is not None and (
-                event.epoch % self.preview_every.value() == 0 or last
-            ):
+            # The engine attaches a preview every "Preview every" epochs and after the last.
+            if event.preview is not None:
                 self._show_preview(event.preview, event.epoch)
         elif event.kind in ("done", "stopped"):
             self.tasks.status.setText(event.message)
