@@ -54,6 +54,24 @@ def test_two_epochs_give_curves_a_preview_and_the_shared_model(trainer, viewer, 
 
 
 @pytest.mark.slow
+def test_the_engine_computes_previews_only_for_the_epochs_shown(trainer, qtbot):
+    trainer.epochs.setValue(3)
+    trainer.preview_every.setValue(2)
+    previewed = []
+    show = trainer._on_event
+
+    def record(event):
+        if event.kind == "epoch_end" and event.preview is not None:
+            previewed.append(event.epoch)
+        show(event)
+
+    trainer._on_event = record
+    assert trainer.start()
+    wait_until_idle(trainer, qtbot)
+    assert previewed == [2, 3]  # every 2 epochs, and the last
+
+
+@pytest.mark.slow
 def test_stop_ends_training_within_a_second_or_two(trainer, qtbot):
     trainer.epochs.setValue(100000)
     assert trainer.start()
