@@ -25,7 +25,7 @@ _STEP_EVENT_INTERVAL_S = 0.2
 # A warm-up (config.warmup_fraction) starts at this share of the peak learning rate.
 _WARMUP_START = 0.04
 # val_every="auto": training time between validations, as a multiple of the last one's cost
-# (19: validation takes about a twentieth of the run; at a tenth, VGG cells spent 9 % of a
+# (19: validation takes about a twentieth of the run; at a tenth, VGG cells spent ~10 % of a
 # 14-minute run validating and calibrating, and still validated every 5 seconds).
 _AUTO_VALIDATION_RATIO = 19.0
 
