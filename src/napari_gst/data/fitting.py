@@ -98,8 +98,8 @@ def precompute_fits(
     try:
         return _fit_in_processes(jobs, cache, fit_kwargs, workers, progress, should_stop)
     except BrokenProcessPool:
-        # Spawned workers re-import __main__: a script without an `if __name__ == "__main__":`
-        # guard, or one read from stdin, kills them. Fit here instead (cached fits are reused).
+        # Spawned workers re-import __main__: a script read from stdin kills them (an
+        # unguarded script file was caught above). Fit here instead (cached fits are reused).
         warnings.warn(
             "parallel Gaussian fitting failed to start worker processes; fitting in this "
             "process instead (guard your script with `if __name__ == '__main__':`)",

@@ -117,9 +117,10 @@ class Session:
         The sampler tags every index with the epoch (``napari_gst.engine.loader``), so the
         crops, scales and flips are drawn per (seed, epoch, image), also in a loader
         worker's copy of the dataset. With a worker, the epochs are read from one stream
-        that runs ahead across epoch ends. A spawned worker re-imports ``__main__``: a
-        script without an ``if __name__ == "__main__":`` guard, or one read from stdin,
-        kills it before its first batch; the batches are then built here instead.
+        that runs ahead across epoch ends. An unguarded script never gets a worker
+        (``make_loader`` asks ``napari_gst._spawn``); a worker that still dies before its
+        first batch (a script read from stdin, which it cannot re-import) makes the
+        batches be built here instead.
         """
         if self.loader.num_workers == 0:
             self.loader.sampler.set_epoch(epoch)
