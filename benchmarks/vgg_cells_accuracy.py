@@ -84,6 +84,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "0 when two runs share a 2-core machine)",
     )
     parser.add_argument(
+        "--model-options",
+        type=json.loads,
+        default=None,
+        help="network options as JSON, e.g. '{\"width\": 24}' (default: the TrainConfig's)",
+    )
+    parser.add_argument(
+        "--kernel-options",
+        type=json.loads,
+        default=None,
+        help='GST kernel options as JSON, e.g. \'{"crop_mass": "centre"}\' (default: the '
+        "TrainConfig's)",
+    )
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=TrainConfig().stride,
+        help="density stride in pixels (default: the network's own, 4 for the U-Net)",
+    )
+    parser.add_argument(
         "--sigma-range",
         type=float,
         nargs=2,
@@ -130,6 +149,9 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         val_fraction=args.val_fraction,
         loader_workers=args.loader_workers,
         sigma_range=None if args.sigma_range is None else tuple(args.sigma_range),
+        stride=args.stride,
+        model_options=args.model_options or {},
+        kernel_options=args.kernel_options or {},
         max_minutes=args.max_minutes,
         device=args.device,
         seed=draw,

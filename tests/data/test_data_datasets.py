@@ -62,13 +62,14 @@ def test_training_crop_is_stride_aligned_and_kernel_matches(items):
         assert 0.0 <= sample["count"] <= 8.0
 
 
-def test_training_kernels_equal_the_whole_kernel_padded_flipped_and_cropped(items):
+@pytest.mark.parametrize("crop_mass", ["fraction", "centre"])
+def test_training_kernels_equal_the_whole_kernel_padded_flipped_and_cropped(items, crop_mass):
     # Samples build only their crop's cells; the slow path (whole rescaled kernel, padded,
     # flipped, cropped) must give the same kernel for every plan: crops reaching into the
-    # padding, both flips, rescales.
+    # padding, both flips, rescales; under either rule for the masses at the crop's edge.
     dataset = DensityDataset(
         items, stride=4, crop_size=(24, 32), scale_range=(0.8, 1.2), vertical_flip=True,
-        fit_kwargs=FAST_FIT,
+        fit_kwargs=FAST_FIT, crop_mass=crop_mass,
     )  # fmt: skip
     for draw in range(12):
         index = draw % 2
@@ -77,11 +78,40 @@ def test_training_kernels_equal_the_whole_kernel_padded_flipped_and_cropped(item
         slow = pad_kernel(dataset._scaled_kernel(index, plan.scale), plan.padded_shape)
         for axis in plan.flips:
             slow = slow.flip(axis)
-        slow = slow.crop(*plan.crop)
+        slow = slow.crop(*plan.crop, crop_mass=crop_mass)
         np.testing.assert_array_equal(fast.ids, slow.ids)
         np.testing.assert_allclose(fast.dense(), slow.dense(), atol=1e-7)
         np.testing.assert_allclose(fast.mass, slow.mass, rtol=1e-10)
         np.testing.assert_allclose(fast.points, slow.points, atol=1e-9)
+
+
+def test_centre_rule_counts_a_crop_as_the_point_targets_do(items):
+    # With crop_mass="centre" a GST sample's target mass is the number of dots inside the
+    # crop, as for the baselines' point targets of the same plan; "fraction" gives dots cut
+    # by the crop's edge a part of their unit.
+    def dataset(**options):
+        return DensityDataset(
+            items, stride=4, crop_size=(24, 24), scale_range=(0.9, 1.1), vertical_flip=True,
+            fit_kwargs=FAST_FIT, seed=3, **options,
+        )  # fmt: skip
+
+    centre, points, fraction = (
+        dataset(crop_mass="centre"), dataset(use_kernel=False), dataset()
+    )  # fmt: skip
+    cut = 0
+    for draw in range(16):
+        index = draw % 2
+        counted, expected = centre[index], points[index]
+        assert counted["count"] == expected["count"]
+        assert float(counted["count"]).is_integer()
+        np.testing.assert_array_equal(counted["target"].mass, 1.0)
+        cut += not float(fraction[index]["count"]).is_integer()
+    assert cut > 0  # the plans do cut dots, so the two rules were compared where they differ
+
+
+def test_dataset_refuses_an_unknown_crop_rule(items):
+    with pytest.raises(GSTError, match="crop_mass must be one of"):
+        DensityDataset(items, stride=4, crop_size=24, crop_mass="middle")
 
 
 def test_samples_do_not_share_memory_with_the_cached_images(items):

@@ -34,6 +34,7 @@ def test_config_round_trips_through_json(tmp_path):
         ({"kernel_options": {"gamma": 1}}, "unknown kernel_options gamma"),
         ({"kernel_options": {"beta": 0}}, "beta"),
         ({"kernel_options": {"background": "no"}}, "background"),
+        ({"kernel_options": {"crop_mass": "middle"}}, "crop_mass"),
     ],
 )
 def test_bad_settings_name_the_setting(settings, named):
@@ -94,3 +95,14 @@ def test_kernel_options_reach_the_kernel_builder():
         "background_distance": 2.0,
         "sigma_range": (3.0, 9.0),
     }
+
+
+def test_crop_rule_reaches_the_dataset_not_the_kernel_builder(tmp_path):
+    from napari_gst.data import Normalisation, make_cells_dataset
+    from napari_gst.engine.tasks import CountTask, _kernel_kwargs
+
+    config = TrainConfig(kernel_options={"beta": 0.005, "crop_mass": "centre"})
+    assert _kernel_kwargs(config) == {"beta": 0.005}
+    items = make_cells_dataset(1, seed=0, shape=(32, 32))
+    dataset = CountTask(config).dataset(items, Normalisation(), 4, tmp_path, seed=0)
+    assert dataset.crop_mass == "centre" and dataset.kernel_kwargs == {"beta": 0.005}

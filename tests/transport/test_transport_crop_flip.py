@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from transport_helpers import make_fit
 
+from napari_gst.errors import GSTError
 from napari_gst.transport import build_kernel
 
 
@@ -50,6 +51,38 @@ def test_crop_that_cuts_a_point_keeps_its_fraction_inside():
     assert left_half.ids.tolist() == [0, 1]
     np.testing.assert_allclose(left_half.mass, [0.5, 1.0], atol=0.01)
     np.testing.assert_allclose(left_half.target(), [*left_half.mass, 0.0], atol=1e-6)
+
+
+def test_centre_rule_keeps_a_cut_point_whole_when_its_dot_is_inside():
+    # Dots 1.5 px either side of the cut at column 31.5, and one far inside.
+    fit = make_fit([[32.0, 30.0], [20.0, 33.0], [10.0, 10.0]], 6.0, image_shape=(64, 64))
+    kernel = build_kernel(fit, (64, 64), stride=4)
+
+    left_half = kernel.crop(0, 0, 64, 32, crop_mass="centre")
+
+    # Dot 0 counts whole; dot 1 (outside, though its Gaussian reaches in) joins the background.
+    assert left_half.ids.tolist() == [0, 2]
+    np.testing.assert_array_equal(left_half.mass, [1.0, 1.0])
+    np.testing.assert_allclose(left_half.matrix.sum(axis=1), 1.0, atol=1e-6)
+    full = kernel.dense()[_rows(kernel, 0, 0, 64, 32)]
+    np.testing.assert_allclose(left_half.dense()[:, -1], full[:, 1] + full[:, 3], atol=1e-6)
+    # The fraction rule splits the same two cut dots by their Gaussians instead.
+    fractions = kernel.crop(0, 0, 64, 32).mass
+    assert 0.5 < fractions[0] < 1.0 and 0.05 < fractions[1] < 0.5
+
+
+def test_centre_rule_follows_pixel_edges():
+    # A box's pixels cover [top - 0.5, top + height - 0.5): a dot on the far edge is outside.
+    fit = make_fit([[10.0, 15.49], [10.0, 15.5], [10.0, -0.5]], 3.0, image_shape=(32, 32))
+    kernel = build_kernel(fit, (32, 32), stride=4)
+
+    assert kernel.crop(0, 0, 32, 16, crop_mass="centre").ids.tolist() == [0, 2]
+    assert kernel.crop(0, 16, 32, 16, crop_mass="centre").ids.tolist() == [1]
+
+
+def test_unknown_crop_rule_is_refused(kernel):
+    with pytest.raises(GSTError, match="crop_mass must be one of"):
+        kernel.crop(0, 0, 32, 32, crop_mass="middle")
 
 
 def test_points_almost_entirely_outside_are_merged_into_background():

@@ -44,6 +44,15 @@ def test_cropped_kernel_equals_the_crop_of_the_whole_kernel(crowd_fit, box, stri
     _assert_same(fast, _reference(crowd_fit, crowd_fit.image_shape, stride, box, (64, 80)))
 
 
+@pytest.mark.parametrize("box", [(16, 24, 32, 40), (48, 64, 16, 16), (0, 0, 64, 80)])
+def test_cropped_kernel_under_the_centre_rule_equals_the_crop_of_the_whole_kernel(crowd_fit, box):
+    fast = build_cropped_kernel(crowd_fit, crowd_fit.image_shape, 4, box, crop_mass="centre")
+    slow = build_kernel(crowd_fit, crowd_fit.image_shape, 4).crop(*box, crop_mass="centre")
+
+    _assert_same(fast, slow)
+    np.testing.assert_array_equal(fast.mass, 1.0)
+
+
 def test_cropped_kernel_of_a_rescaled_padded_frame(crowd_fit):
     # Training samples: rescale by 0.93, pad to a stride multiple and to the crop, then crop
     # a box that reaches into the padding.

@@ -13,6 +13,7 @@ from .._validation import as_points, as_stride
 from ..errors import GSTError
 from ..splat import GaussianFit
 from ..transport import TransportKernel, build_cropped_kernel, build_kernel
+from ..transport.crop import check_crop_mass
 from .annotations import AnnotatedImage
 from .augment import (
     SamplePlan,
@@ -54,6 +55,10 @@ class DensityDataset(FittedImages, Dataset):
         light ``losses.PointTarget`` targets and never fits.
     cache_dir : folder for fits (``transport.cached_fit``); None keeps them in memory only.
     fit_kwargs, kernel_kwargs : options for ``fit_gaussians`` and ``build_kernel``.
+    crop_mass : how a crop sets the target mass of an annotation near its edge (GST kernels
+        only): "fraction" (its Gaussian's share inside the crop) or "centre" (1 if the dot
+        lies in the crop, else 0: the convention by which whole images are counted, see
+        ``TransportKernel.crop``). Point targets always keep the dots inside a crop whole.
     normalisation : how images are scaled (stored with the model by the engine).
     seed : seeds the augmentation; sample i of epoch e draw k is reproducible.
     train : training (augmented crops) or evaluation (whole images) samples.
@@ -76,6 +81,7 @@ class DensityDataset(FittedImages, Dataset):
         cache_dir: str | os.PathLike | None = None,
         fit_kwargs: dict | None = None,
         kernel_kwargs: dict | None = None,
+        crop_mass: str = "fraction",
         normalisation: Normalisation | None = None,
         seed: int = 0,
         train: bool = True,
@@ -88,6 +94,7 @@ class DensityDataset(FittedImages, Dataset):
         self.use_kernel, self.train, self.seed = bool(use_kernel), bool(train), int(seed)
         self.cache_dir = cache_dir
         self.fit_kwargs, self.kernel_kwargs = dict(fit_kwargs or {}), dict(kernel_kwargs or {})
+        self.crop_mass = check_crop_mass(crop_mass)
         self.normalisation = normalisation or Normalisation()
         self._normalised = NormalisedImages(self.normalisation)
         self.epoch = 0
@@ -154,6 +161,7 @@ class DensityDataset(FittedImages, Dataset):
             unflipped_box(plan),
             frame_shape=plan.padded_shape,
             scale=plan.scale,
+            crop_mass=self.crop_mass,
             **self.kernel_kwargs,
         )
         for axis in plan.flips:

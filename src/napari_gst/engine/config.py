@@ -13,8 +13,9 @@ TASKS = ("count", "landmarks")
 LOSSES = ("gst", "bayesian", "ot", "l2")
 # Landmark targets exist for GST kernels and, as the baseline, L2 heatmaps.
 LANDMARK_LOSSES = ("gst", "l2")
-# build_kernel options a config may set besides sigma_range (which has its own field).
-KERNEL_OPTIONS = ("beta", "background_distance", "background", "cutoff")
+# GST kernel options a config may set besides sigma_range (which has its own field): the
+# build_kernel ones, and the crop rule of the training crops (``TransportKernel.crop``).
+KERNEL_OPTIONS = ("beta", "background_distance", "background", "cutoff", "crop_mass")
 # Counting's values of the settings whose default depends on the task (None in TrainConfig);
 # the landmark task's are in napari_gst.landmarks.training_defaults. Measured on VGG cells
 # (docs/parts/bench-accuracy.md, "Fifth investigation"): 16 crops of 64 px per step, 4 per
@@ -91,7 +92,10 @@ class TrainConfig:
         (None: the kernel's default, stride .. 2.5 x stride).
     kernel_options : further ``build_kernel`` options of the GST kernel: ``beta`` (background
         prior, default 0.015), ``background_distance`` (c, default 3), ``background``
-        (include the background column, default True), ``cutoff`` (truncation, default 6).
+        (include the background column, default True), ``cutoff`` (truncation, default 6);
+        and ``crop_mass``, the target mass of a dot near a training crop's edge:
+        "fraction" (its Gaussian's share inside the crop) or "centre" (1 if the dot lies in
+        the crop, else 0), see ``TransportKernel.crop``.
     device : "auto", "cpu" or "cuda".
     seed : seeds Python, numpy and torch (crops, flips, initial weights).
     val_fraction : share of the training images held out for validation when no validation
@@ -320,6 +324,14 @@ def _check_kernel_options(options: object) -> None:
     if "background" in options and not isinstance(options["background"], bool):
         value = options["background"]
         raise GSTError(f"kernel_options['background'] must be true or false, got {value!r}")
+    if "crop_mass" in options:
+        from ..transport.crop import CROP_MASSES
+
+        if options["crop_mass"] not in CROP_MASSES:
+            raise GSTError(
+                f"kernel_options['crop_mass'] must be one of {', '.join(CROP_MASSES)}, "
+                f"got {options['crop_mass']!r}"
+            )
 
 
 def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:

@@ -61,8 +61,9 @@ class Task(Protocol):
 
 
 def _kernel_kwargs(config: TrainConfig) -> dict:
-    """Return the ``build_kernel`` options the config asks for."""
+    """Return the ``build_kernel`` options the config asks for (not the crop rule)."""
     options = dict(config.kernel_options)
+    options.pop("crop_mass", None)
     if config.sigma_range is not None:
         options["sigma_range"] = config.sigma_range
     return options
@@ -104,6 +105,7 @@ class CountTask:
             cache_dir=cache_dir,
             fit_kwargs=dict(config.fit_options),
             kernel_kwargs=_kernel_kwargs(config),
+            crop_mass=config.kernel_options.get("crop_mass", "fraction"),
             normalisation=normalisation,
             seed=seed,
         )

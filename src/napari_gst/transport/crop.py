@@ -13,6 +13,34 @@ from .geometry import Gaussians, cell_boxes, ellipse_cells, grid_shape_for
 if TYPE_CHECKING:  # pragma: no cover
     from .kernel import TransportKernel
 
+# How a crop sets the target mass of a point near its edge: "fraction" gives it the share of
+# its Gaussian inside the crop; "centre" gives it its whole mass when the annotated centre lies
+# in the crop and drops it otherwise, the convention by which whole images are counted (an
+# image's own edge cuts cells too, and their dots still count 1).
+CROP_MASSES = ("fraction", "centre")
+
+
+def check_crop_mass(crop_mass: object) -> str:
+    """Return ``crop_mass`` if it names a rule of :data:`CROP_MASSES`, else raise GSTError."""
+    if crop_mass not in CROP_MASSES:
+        raise GSTError(f"crop_mass must be one of {CROP_MASSES}, got {crop_mass!r}")
+    return str(crop_mass)
+
+
+def centres_inside(points: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Return 1.0 for each (row, col) point whose pixel lies in the box, else 0.0.
+
+    Pixel centres sit at integer coordinates, so the box's pixels cover
+    [top - 0.5, top + height - 0.5) x [left - 0.5, left + width - 0.5).
+    """
+    top, left, height, width = box
+    rows, cols = points[:, 0], points[:, 1]
+    inside = (
+        (rows >= top - 0.5) & (rows < top + height - 0.5)
+        & (cols >= left - 0.5) & (cols < left + width - 0.5)
+    )  # fmt: skip
+    return inside.astype(np.float64)
+
 
 def check_box(
     box: tuple[int, int, int, int], image_shape: tuple[int, int], stride: int
@@ -155,17 +183,24 @@ def merge_columns(rows: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
 
 
 def crop_kernel_parts(
-    kernel: TransportKernel, box: tuple[int, int, int, int], min_fraction: float
+    kernel: TransportKernel,
+    box: tuple[int, int, int, int],
+    min_fraction: float,
+    crop_mass: str = "fraction",
 ) -> dict:
     """Return the changed fields of ``kernel`` cropped to ``box`` (see TransportKernel.crop)."""
     if not 0.0 <= float(min_fraction) <= 1.0:
         raise GSTError(f"min_fraction must lie in [0, 1], got {min_fraction!r}")
+    check_crop_mass(crop_mass)
     top, left, height, width = check_box(box, kernel.image_shape, kernel.stride)
     window = cell_window((top, left, height, width), kernel.grid_shape, kernel.stride)
     r0, r1, c0, c1 = window
     gw = kernel.grid_shape[1]
     rows = (np.arange(r0, r1)[:, None] * gw + np.arange(c0, c1)[None, :]).ravel()
-    mass = kernel.mass * gaussian_fractions(kernel, window)
+    if crop_mass == "centre":
+        mass = kernel.mass * centres_inside(kernel.points, (top, left, height, width))
+    else:
+        mass = kernel.mass * gaussian_fractions(kernel, window)
     # The threshold applies to the mass (the fraction of the whole Gaussian), not to the
     # fraction of this frame, so a crop of a crop keeps the same points as the direct crop.
     keep = (mass >= min_fraction) & (mass > 0)

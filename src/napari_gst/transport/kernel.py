@@ -85,17 +85,21 @@ class TransportKernel:
         width: int,
         *,
         min_fraction: float = DEFAULT_MIN_FRACTION,
+        crop_mass: str = "fraction",
     ) -> TransportKernel:
         """Return the kernel of the pixel box (top, left, height, width): K's rows in the box.
 
         ``top`` and ``left`` must be multiples of the stride, and so must ``height``/``width``
-        unless the box reaches the bottom/right edge. A point's new mass is its old mass times
-        the fraction of its Gaussian (summed over cell centres within the cut-off) that lies in
-        the box. Points whose new mass (the fraction of their whole Gaussian, since a fresh kernel
-        has mass 1) falls below ``min_fraction`` are dropped: their column is added to the
-        background column, so rows still sum to 1, and ``ids`` keeps the survivors' indices.
+        unless the box reaches the bottom/right edge. With ``crop_mass="fraction"`` a point's
+        new mass is its old mass times the fraction of its Gaussian (summed over cell centres
+        within the cut-off) that lies in the box; with ``"centre"`` it keeps its old mass if
+        the point itself lies in the box and gets 0 otherwise (the whole-image counting
+        convention, ``crop.CROP_MASSES``). Points whose new mass (the fraction of their whole
+        Gaussian, since a fresh kernel has mass 1) falls below ``min_fraction`` are dropped:
+        their column is added to the background column, so rows still sum to 1, and ``ids``
+        keeps the survivors' indices.
         """
-        parts = crop_kernel_parts(self, (top, left, height, width), min_fraction)
+        parts = crop_kernel_parts(self, (top, left, height, width), min_fraction, crop_mass)
         return replace(self, _torch_cache={}, **parts)
 
     def flip(self, axis: int) -> TransportKernel:

@@ -8,7 +8,15 @@ import scipy.sparse as sp
 from .._validation import as_shape
 from ..errors import GSTError
 from .build import DEFAULT_CUTOFF, kernel_frame
-from .crop import cell_window, check_box, merge_columns, pad_grid_rows, window_fractions
+from .crop import (
+    cell_window,
+    centres_inside,
+    check_box,
+    check_crop_mass,
+    merge_columns,
+    pad_grid_rows,
+    window_fractions,
+)
 from .geometry import EllipseCells, Gaussians, ellipse_cells, grid_shape_for
 from .kernel import DEFAULT_MIN_FRACTION, TransportKernel
 
@@ -21,6 +29,7 @@ def build_cropped_kernel(
     *,
     frame_shape: tuple[int, int] | None = None,
     min_fraction: float = DEFAULT_MIN_FRACTION,
+    crop_mass: str = "fraction",
     sigma_range: tuple[float, float] | None = None,
     scale: float = 1.0,
     background: bool = True,
@@ -45,6 +54,8 @@ def build_cropped_kernel(
     frame_shape : (H, W) of the padded frame the box lies in (default: ``shape``, no padding).
     min_fraction : points with less of their Gaussian inside the box are dropped (their
         column joins the background), as in ``TransportKernel.crop``.
+    crop_mass : "fraction" or "centre": how a point near the box's edge gets its target
+        mass, as in ``TransportKernel.crop``.
     """
     frame = kernel_frame(fit, shape, stride, sigma_range, scale, background, beta,
                      background_distance, cutoff)  # fmt: skip
@@ -53,16 +64,20 @@ def build_cropped_kernel(
         raise GSTError(f"frame_shape {padded} is smaller than the image shape {frame.shape}")
     if not 0.0 <= float(min_fraction) <= 1.0:
         raise GSTError(f"min_fraction must lie in [0, 1], got {min_fraction!r}")
+    check_crop_mass(crop_mass)
     top, left, height, width = check_box(box, padded, frame.stride)
     padded_grid = grid_shape_for(padded, frame.stride)
     window = cell_window((top, left, height, width), padded_grid, frame.stride)
     rows = _window_rows(frame, window)
-    # Crop masses as TransportKernel.crop computes them: over the padded frame's cells, with
-    # the Gaussians rebuilt from the stored covariances.
-    gaussians = Gaussians.from_covariances(frame.gaussians.covariances)
-    mass = window_fractions(
-        frame.points, gaussians, padded_grid, frame.stride, frame.cutoff, window
-    )
+    if crop_mass == "centre":
+        mass = centres_inside(frame.points, (top, left, height, width))
+    else:
+        # Crop masses as TransportKernel.crop computes them: over the padded frame's cells,
+        # with the Gaussians rebuilt from the stored covariances.
+        gaussians = Gaussians.from_covariances(frame.gaussians.covariances)
+        mass = window_fractions(
+            frame.points, gaussians, padded_grid, frame.stride, frame.cutoff, window
+        )
     keep = (mass >= min_fraction) & (mass > 0)
     return TransportKernel(
         matrix=merge_columns(rows, keep),
