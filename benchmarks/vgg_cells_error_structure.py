@@ -13,7 +13,7 @@ and chose its epoch on), the images of 001-100 outside the draw (held-out) and t
 - count corrections fitted on the draw's own images and scored on the held-out ones (one gain,
   as the engine does; affine; power law): whether the error depends on the count;
 - predicted against annotated count in a band along the image's edge and inside it (best
-  checkpoint, test images): cells cut by the image's edge are counted as the training crops
+  checkpoint, held-out images): cells cut by the image's edge are counted as the training crops
   taught the network to count cells cut by a crop's edge.
 
     python benchmarks/vgg_cells_error_structure.py runs/vgg_cells/gst_n50_d*_a3cb435e
@@ -162,12 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | " + " | ".join(f"{c[-1]:.2f}" for c in columns.values()) + " |")
     print("| mean | " + " | ".join(f"{np.mean(c):.2f}" for c in columns.values()) + " |")
 
-    print(f"\nCells cut by the image's edge: counts in the {args.band} px band along it, test")
+    print(f"\nCells cut by the image's edge: counts in the {args.band} px band along it, held-out")
     print("| model | band: annotated | predicted | ratio | inside: annotated | predicted | ratio |")
     print("|---|---|---|---|---|---|---|")
     for folder in args.models:
-        _, test = split(items, int(FOLDER_NAME.match(folder.name)["n"]), 0)
-        rows = edge_band_counts(folder / "best", test, args.band).mean(axis=0)
+        found = FOLDER_NAME.match(folder.name)
+        _, held_out = validation_split(items, int(found["n"]), int(found["draw"]))
+        rows = edge_band_counts(folder / "best", held_out, args.band).mean(axis=0)
         print(
             f"| {folder.name} | {rows[0]:.2f} | {rows[1]:.2f} | {rows[1] / rows[0]:.3f} | "
             f"{rows[2]:.1f} | {rows[3]:.1f} | {rows[3] / rows[2]:.3f} |"
