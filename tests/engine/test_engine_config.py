@@ -53,14 +53,6 @@ def test_crops_default_to_the_tasks_own_and_explicit_values_win():
     assert TrainConfig.from_dict(counting.to_dict()) == counting
 
 
-def test_counting_counts_a_dot_in_a_crop_whole_unless_told_otherwise():
-    assert TrainConfig().kernel_options == {"crop_mass": "centre"}
-    explicit = TrainConfig(kernel_options={"crop_mass": "fraction", "beta": 0.01})
-    assert explicit.kernel_options == {"crop_mass": "fraction", "beta": 0.01}
-    landmarks = TrainConfig(task="landmarks", landmarks={"names": ["tip"]})
-    assert landmarks.kernel_options == {}
-
-
 def test_unknown_settings_are_refused():
     with pytest.raises(GSTError, match="unknown training setting.*colour"):
         TrainConfig.from_dict({"colour": "red"})

@@ -39,11 +39,6 @@ COUNT_DEFAULTS = {
 }
 # Network options counting adds under the user's own (for the U-Net only).
 COUNT_UNET_OPTIONS = {"input_stride": 2}
-# GST kernel options counting adds under the user's own: a dot inside a training crop counts
-# whole, as dots do on whole images (the Gaussian-fraction rule taught the network to count a
-# cell cut by an edge as part of one, so it counted 0.82 of the dots near the image's own
-# edge; docs/parts/bench-accuracy.md, "Cells cut by the image's edge").
-COUNT_KERNEL_OPTIONS = {"crop_mass": "centre"}
 
 
 @dataclass
@@ -100,8 +95,10 @@ class TrainConfig:
         (include the background column, default True), ``cutoff`` (truncation, default 6);
         and ``crop_mass``, the target mass of a dot near a training crop's edge:
         "fraction" (its Gaussian's share inside the crop) or "centre" (1 if the dot lies in
-        the crop, else 0, see ``TransportKernel.crop``); counting adds "centre" under the
-        user's options (``COUNT_KERNEL_OPTIONS``).
+        the crop, else 0, see ``TransportKernel.crop``). "fraction" is the default: on VGG
+        cells "centre" removed the undercount of cells cut by the image's edge but counted
+        the test images worse (docs/parts/bench-accuracy.md, "Cells cut by the image's
+        edge").
     device : "auto", "cpu" or "cuda".
     seed : seeds Python, numpy and torch (crops, flips, initial weights).
     val_fraction : share of the training images held out for validation when no validation
@@ -232,8 +229,6 @@ class TrainConfig:
                 setattr(self, name, value)
         if self.task == "count" and self.model == "unet" and isinstance(self.model_options, dict):
             self.model_options = {**COUNT_UNET_OPTIONS, **self.model_options}
-        if self.task == "count" and isinstance(self.kernel_options, dict):
-            self.kernel_options = {**COUNT_KERNEL_OPTIONS, **self.kernel_options}
 
     def _validate_task(self) -> None:
         """Check the task-specific settings; resolve ``flip=None`` to the task's default."""
