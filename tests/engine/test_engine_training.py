@@ -117,6 +117,35 @@ def test_same_seed_gives_the_same_weights(items, tmp_path):
     assert all(np.array_equal(first[key], second[key]) for key in first)
 
 
+def test_a_time_budget_that_does_not_bind_keeps_runs_reproducible(items, tmp_path):
+    # The learning rate follows the clock only once the budget is seen to end the run; a
+    # budget far above the run's length must not make two same-seed runs differ.
+    for name in ("a", "b"):
+        config = TrainConfig(**{**TINY, "max_minutes": 30.0}, loss="l2", epochs=3, seed=7)
+        run(config, items, tmp_path / name)
+    first = load_file(str(tmp_path / "a" / "last" / "model.safetensors"))
+    second = load_file(str(tmp_path / "b" / "last" / "model.safetensors"))
+    assert all(np.array_equal(first[key], second[key]) for key in first)
+
+
+def test_the_clock_leads_the_schedule_only_once_the_budget_binds(monkeypatch):
+    from napari_gst.engine import training
+
+    clock = training._Clock(max_minutes=1.0)  # 60 s
+    now = {"t": 0.0}
+    monkeypatch.setattr(training._Clock, "elapsed", property(lambda self: now["t"]))
+    # Slow start-up steps are skipped; then 0.1 s a step with 200 steps left: ends at ~33 s.
+    for step in range(0, 200):
+        now["t"] = 5.0 + 0.1 * step
+        assert not clock.budget_binds(step, 300 - step)
+    # The pace drops to 1 s a step: the projected end passes 95 % of the budget.
+    now["t"] += 30.0
+    assert clock.budget_binds(230, 70)
+    now["t"] = 0.0
+    assert clock.budget_binds(231, 69)  # once led by the clock, always
+    assert not training._Clock(max_minutes=None).budget_binds(500, 10)
+
+
 @pytest.mark.parametrize("loss", ["gst", "bayesian", "ot", "l2"])
 def test_each_loss_trains_through_the_loop(items, tmp_path, loss):
     config = TrainConfig(

@@ -165,8 +165,9 @@ class LandmarkDataset(FittedImages, Dataset):
         """Drive the kernel schedule by the share of the run done (0..1) instead of the epoch.
 
         The engine calls this every step with the fraction its learning rate follows (the
-        larger of the step and time fractions), so a run that ``max_minutes`` cuts short
-        narrows its kernels on time, as its learning rate anneals on time.
+        step fraction, or the time fraction where ``max_minutes`` will end the run), so a
+        run that ``max_minutes`` cuts short narrows its kernels on time, as its learning
+        rate anneals on time.
         """
         self.progress = float(progress)
 
