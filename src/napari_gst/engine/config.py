@@ -328,13 +328,9 @@ def _check_kernel_options(options: object) -> None:
         value = options["background"]
         raise GSTError(f"kernel_options['background'] must be true or false, got {value!r}")
     if "crop_mass" in options:
-        from ..transport.crop import CROP_MASSES
+        from ..transport.crop import check_crop_mass
 
-        if options["crop_mass"] not in CROP_MASSES:
-            raise GSTError(
-                f"kernel_options['crop_mass'] must be one of {', '.join(CROP_MASSES)}, "
-                f"got {options['crop_mass']!r}"
-            )
+        check_crop_mass(options["crop_mass"])
 
 
 def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
