@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -116,6 +117,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="score on 101-200 (test) or on the images of 001-100 outside the draw "
         "(validation: the split every setting is chosen on)",
     )
+    parser.add_argument(
+        "--snapshots-from",
+        type=float,
+        default=None,
+        help="keep a copy of the weights of every validation after this share of the steps "
+        "(e.g. 0.5) in the model folder's snapshots/ (for vgg_cells_snapshots.py; does not "
+        "change the training)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser.parse_args(argv)
 
@@ -203,10 +212,13 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
     # One folder per settings: a run with other settings never reuses another's checkpoints.
     out_dir = model_dir(args.runs_dir, loss, n_train, draw, settings(args))
     start = time.perf_counter()
-    fitting_s, last = 0.0, None
+    fitting_s, last, total_steps = 0.0, None, 0
     for event in train(config, train_items, out_dir=out_dir, preview_every=0):
         if event.kind == "fitting":
             fitting_s = event.elapsed_s
+        total_steps = max(total_steps, event.total_steps)  # checkpoint events carry none
+        if args.snapshots_from is not None:
+            keep_snapshot(event, out_dir, args.snapshots_from * total_steps)
         last = event
     train_s = time.perf_counter() - start - fitting_s
     scores = evaluate(out_dir, test_items, device=args.device)  # its best epoch
@@ -231,6 +243,21 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
         "fit_minutes": fitting_s / 60,
         "device": last.device,
     }
+
+
+def keep_snapshot(event, out_dir: Path, start_step: float) -> None:
+    """Copy the ``last`` checkpoint an event reports into ``snapshots/`` from ``start_step`` on.
+
+    The copy is the validated model (calibrated; the weight average where ``ema_decay`` is
+    set), named by its step, so weight or prediction averages can be scored afterwards.
+    """
+    if event.kind != "checkpoint" or Path(event.path).name != "last":
+        return
+    if event.step < start_step:
+        return
+    folder = out_dir / "snapshots" / f"step_{event.step:06d}"
+    shutil.copytree(event.path, folder, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("training_state.*"))  # fmt: skip
 
 
 def model_dir(runs_dir: Path, loss: str, n_train: int, draw: int, run_settings: dict) -> Path:
