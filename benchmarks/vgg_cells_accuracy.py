@@ -36,6 +36,7 @@ NEW_SETTING_DEFAULTS = {
     "crops_per_image": 1,
     "calibrate": False,
     "loader_workers": 0,
+    "average_from": None,
 }
 
 
@@ -118,6 +119,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(validation: the split every setting is chosen on)",
     )
     parser.add_argument(
+        "--average-from",
+        type=float,
+        default=None,
+        help="share of the run from which the saved model is the uniform average of the "
+        "weights (TrainConfig.average_from; default: off)",
+    )
+    parser.add_argument(
         "--snapshots-from",
         type=float,
         default=None,
@@ -161,6 +169,7 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         stride=args.stride,
         model_options=args.model_options or {},
         kernel_options=args.kernel_options or {},
+        average_from=args.average_from,
         max_minutes=args.max_minutes,
         device=args.device,
         seed=draw,

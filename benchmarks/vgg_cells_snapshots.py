@@ -8,7 +8,10 @@ steps, scores two averages against the run's own best and last checkpoints:
   one network, the cost of one), calibrated as the engine calibrates (one count gain over the
   run's training images, the draw without the images the engine held out);
 - **counts**: the mean of the snapshots' calibrated counts (a snapshot ensemble: as many
-  networks as snapshots at prediction time).
+  networks as snapshots at prediction time);
+- **weights, best on validation**: what ``TrainConfig.average_from`` keeps as ``best``: the
+  averages from the longest window's start up to each snapshot, the one with the lowest MAE
+  on the images the engine held out of the draw.
 
 Whole-image counts (density sums, one view), MAE on the images of 001-100 outside the draw
 (held-out: where a window is chosen) and on the test images 101-200 (reported, never chosen
@@ -93,7 +96,9 @@ def score_run(folder: Path, items: list, windows: list[float]) -> dict[str, dict
     defaults = TrainConfig()
     # The images the engine calibrated on: the draw without those it held out (its seed is
     # the draw, as the benchmark sets it).
-    calibrate_on, _, _ = hold_out(own, defaults.val_fraction, defaults.min_val_images, draw)
+    calibrate_on, validate_on, _ = hold_out(
+        own, defaults.val_fraction, defaults.min_val_images, draw
+    )
     images = {"held-out": held_out, "test": test}
     truth = {name: np.array([len(item.points) for item in split_items])
              for name, split_items in images.items()}  # fmt: skip
@@ -119,14 +124,54 @@ def score_run(folder: Path, items: list, windows: list[float]) -> dict[str, dict
                     for name in SPLITS}  # fmt: skip
         result[f"counts {window:.0%} ({len(chosen)})"] = mae(ensemble)
         model = average_weights([path for _, path in chosen])
-        with output_gain(model, 1.0):
-            gain = count_gain(model, calibrate_on, torch.device("cpu"), normalisation)
-        getattr(model, OUTPUT_GAIN).fill_(gain)
+        calibrated(model, calibrate_on, normalisation)
         result[f"weights {window:.0%} ({len(chosen)})"] = mae(
             {name: counts(model, split_items, normalisation)
              for name, split_items in images.items()}
         )  # fmt: skip
+    result[f"weights {max(windows):.0%}, best on validation"] = mae(
+        best_running_average(snapshots, (1 - max(windows)) * end, calibrate_on, validate_on,
+                             images, normalisation)
+    )  # fmt: skip
     return result
+
+
+def calibrated(model: torch.nn.Module, items: list, normalisation: Normalisation) -> None:
+    """Set ``model``'s output gain as the engine does: annotated over predicted on ``items``."""
+    with output_gain(model, 1.0):
+        gain = count_gain(model, items, torch.device("cpu"), normalisation)
+    getattr(model, OUTPUT_GAIN).fill_(gain)
+
+
+def best_running_average(
+    snapshots: list[tuple[int, Path]],
+    start_step: float,
+    calibrate_on: list,
+    validate_on: list,
+    images: dict[str, list],
+    normalisation: Normalisation,
+) -> dict[str, np.ndarray]:
+    """Return the counts of the running average (from ``start_step``) best on ``validate_on``."""
+    chosen = [path for step, path in snapshots if step >= start_step]
+    truth = np.array([len(item.points) for item in validate_on])
+    total, best_mae, best_counts = None, np.inf, None
+    for index, path in enumerate(chosen, start=1):
+        model = load_checkpoint(path).model
+        state = model.state_dict()
+        if total is None:
+            total = {name: value.double().clone() for name, value in state.items()}
+        else:
+            for name, value in state.items():
+                total[name] += value.double()
+        model.load_state_dict({name: (value / index).to(state[name].dtype)
+                               for name, value in total.items()})  # fmt: skip
+        calibrated(model, calibrate_on, normalisation)
+        score = float(np.abs(counts(model, validate_on, normalisation) - truth).mean())
+        if score < best_mae:
+            best_mae = score
+            best_counts = {name: counts(model, split_items, normalisation)
+                           for name, split_items in images.items()}  # fmt: skip
+    return best_counts
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,6 @@
-"""Weight averaging (``ema_decay``): the average is what is validated, saved and resumed."""
+"""Weight averaging (``ema_decay``, ``average_from``): the average is validated, saved, resumed."""
+
+import json
 
 import numpy as np
 import pytest
@@ -59,7 +61,7 @@ def test_checkpoints_hold_the_average_and_the_state_the_raw_weights(items, tmp_p
     # After a few steps the average lags the training weights: they must differ.
     assert any(not np.array_equal(saved[key], raw[key]) for key in saved)
     progress = load_training_state(tmp_path / "last")
-    assert progress["ema_updates"] == progress["step"] > 0
+    assert progress["average_updates"] == progress["step"] > 0
 
 
 def test_resume_continues_from_the_raw_weights_and_the_average(items, tmp_path):
@@ -75,7 +77,7 @@ def test_resume_continues_from_the_raw_weights_and_the_average(items, tmp_path):
     )
     assert [e.epoch for e in events if e.kind == "epoch_start"] == [2]
     progress = load_training_state(tmp_path / "second" / "last")
-    assert progress["ema_updates"] == progress["step"]
+    assert progress["average_updates"] == progress["step"]
     assert progress["step"] > load_training_state(first / "last")["step"]
 
 
@@ -95,3 +97,57 @@ def test_stored_raw_weights_are_loaded_into_the_model(tmp_path):
     assert torch.equal(target.weight, source.weight) and torch.equal(target.bias, source.bias)
     with pytest.raises(GSTError, match="do not fit"):
         load_training_state(tmp_path, None, nn.Linear(4, 2))
+
+
+def test_a_uniform_average_is_the_mean_of_the_updates():
+    model = nn.Linear(2, 1)
+    average = WeightAverage(model, decay=None)
+    seen = []
+    for value in (1.0, 2.0, 6.0):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        average.update(model)
+        seen.append(value)
+    assert torch.allclose(average.model.weight, torch.full((1, 2), float(np.mean(seen))))
+    assert average.updates == 3
+
+
+@pytest.mark.parametrize("start", [1.0, -0.1, True, "half"])
+def test_bad_average_start_is_refused(start):
+    with pytest.raises(GSTError, match="average_from"):
+        TrainConfig(average_from=start)
+
+
+def test_both_averages_at_once_are_refused():
+    with pytest.raises(GSTError, match="set one of them"):
+        TrainConfig(ema_decay=0.99, average_from=0.5)
+
+
+def test_the_uniform_average_starts_at_its_share_and_the_best_is_an_average(items, tmp_path):
+    # 3 training images, batch 2: 2 steps an epoch, 8 in all; the average takes steps 5-8.
+    config = TrainConfig(**TINY_L2, epochs=4, val_every=1, average_from=0.5)
+    list(train(config, items, out_dir=tmp_path))
+    progress = load_training_state(tmp_path / "last")
+    assert progress["step"] == 8 and progress["average_updates"] == 4
+    saved = load_file(str(tmp_path / "last" / "model.safetensors"))
+    state = load_file(str(tmp_path / "last" / "training_state.safetensors"))
+    assert any(not np.array_equal(saved[key], state["weights/" + key]) for key in saved)
+    best = json.loads((tmp_path / "best" / "model.json").read_text())
+    assert best["metrics"]["epoch"] >= 3  # chosen among the averages (epochs 3-4)
+
+
+def test_resume_continues_a_uniform_average(items, tmp_path):
+    first = tmp_path / "first"
+    config = {**TINY_L2, "average_from": 0.0}
+    list(train(TrainConfig(**config, epochs=1), items, out_dir=first))
+    assert load_training_state(first / "last")["average_updates"] == 2
+    list(train(TrainConfig(**config, epochs=2), items, out_dir=tmp_path / "second", resume=first))
+    progress = load_training_state(tmp_path / "second" / "last")
+    assert progress["average_updates"] == progress["step"] == 4
+
+
+def test_a_run_stopped_before_the_average_starts_saves_the_raw_weights(items, tmp_path):
+    list(train(TrainConfig(**TINY_L2, epochs=2, average_from=0.9), items, out_dir=tmp_path))
+    state = load_file(str(tmp_path / "last" / "training_state.safetensors"))
+    # 4 steps, the last at progress 0.75 < 0.9: no average, so no raw weights stored apart.
+    assert not any(key.startswith("weights/") for key in state)

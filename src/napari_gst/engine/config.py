@@ -72,6 +72,10 @@ class TrainConfig:
     ema_decay : decay of the exponential moving average of the weights that is validated,
         checkpointed and used for prediction (None: the raw training weights). GST's L1
         gradients keep the raw weights jittering near the optimum; the average removes it.
+    average_from : share of the run (the learning-rate schedule's progress) from which the
+        validated, checkpointed and predicting model is the uniform average of the weights
+        after every step since (stochastic weight averaging), and the best model is chosen
+        among these averages (None: off). Exclusive with ``ema_decay``.
     batch_size : crops per optimiser step (None: the task's default, 16 for counting, 4 for
         landmarks).
     crop_size : side of the square random training crops, in pixels (rounded down to a
@@ -135,6 +139,7 @@ class TrainConfig:
     warmup_fraction: float | None = None
     weight_decay: float = 1e-4
     ema_decay: float | None = None
+    average_from: float | None = None
     batch_size: int | None = None
     crop_size: int | None = None
     crops_per_image: int | None = None
@@ -209,6 +214,13 @@ class TrainConfig:
             or not 0.0 < self.ema_decay < 1.0
         ):
             raise GSTError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}")
+        start = self.average_from
+        if start is not None and (
+            isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 <= start < 1
+        ):
+            raise GSTError(f"average_from must be in [0, 1) or None, got {start!r}")
+        if start is not None and self.ema_decay is not None:
+            raise GSTError("ema_decay and average_from both average the weights: set one of them")
         self.scale_range = _pair("scale_range", self.scale_range)
         self.make_normalisation()  # raises on unknown keys or bad percentiles
         _check_kernel_options(self.kernel_options)

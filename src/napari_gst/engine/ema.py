@@ -1,4 +1,4 @@
-"""Exponential moving average of a network's weights: the model that is validated and saved."""
+"""Averages of a network's weights over training: the model that is validated and saved."""
 
 from __future__ import annotations
 
@@ -11,33 +11,38 @@ from ..errors import GSTError
 
 
 class WeightAverage:
-    """A copy of a network whose weights follow the training weights as an EMA.
+    """A copy of a network whose weights follow the training weights as an average.
 
-    GST's loss is an L1 of per-annotation masses: its gradients keep their size near the
-    optimum, so the raw weights jitter from step to step and the whole-image counts with them
-    (docs/parts/bench-accuracy.md). Averaging the weights over the last ~1/(1 - decay) steps
-    removes that jitter without slowing training. The decay warms up as
-    ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so short runs (a demo, a few
-    epochs) are not dominated by the random initial weights.
+    Two kinds, both applied after every optimiser step:
+
+    - exponential (``decay`` in (0, 1), ``TrainConfig.ema_decay``): the last
+      ~1/(1 - decay) steps count. The decay warms up as ``min(decay, (1 + n) / (10 + n))``
+      after ``n`` updates, so short runs are not dominated by the random initial weights.
+    - uniform (``decay=None``, ``TrainConfig.average_from``): every step since the average
+      was started counts alike (stochastic weight averaging). On VGG cells the average of
+      the late part of a run counted better than the run's end and as well as the mean of
+      the counts of its late models (docs/parts/bench-accuracy.md, "Averaged weights").
 
     Parameters
     ----------
     model : the training network (unwrapped, not DDP); its current weights start the average.
-    decay : the long-run EMA decay in (0, 1).
-    updates : updates already made (when resuming), for the warm-up.
+    decay : the long-run EMA decay in (0, 1), or None for a uniform average.
+    updates : updates already made (when resuming).
     """
 
-    def __init__(self, model: nn.Module, decay: float, updates: int = 0) -> None:
-        if not 0.0 < decay < 1.0:
+    def __init__(self, model: nn.Module, decay: float | None, updates: int = 0) -> None:
+        if decay is not None and not 0.0 < decay < 1.0:
             raise GSTError(f"ema_decay must be in (0, 1), got {decay!r}")
-        self.decay = float(decay)
+        self.decay = None if decay is None else float(decay)
         self.updates = int(updates)
         self.model = copy.deepcopy(model).eval()
         for parameter in self.model.parameters():
             parameter.requires_grad_(False)
 
     def current_decay(self) -> float:
-        """Return the decay the next update uses (warmed up over the first updates)."""
+        """Return the decay the next update uses (n / (n + 1) for a uniform average)."""
+        if self.decay is None:
+            return self.updates / (self.updates + 1.0)
         return min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
 
     @torch.no_grad()

@@ -57,7 +57,9 @@ class Session:
     val_items: list
     out_dir: Path
     split_note: str
-    ema: WeightAverage | None = None
+    # The weight average that is validated and saved (ema_decay: from the start;
+    # average_from: created once the run gets there).
+    average: WeightAverage | None = None
     # With a loader worker: the batches of the run's epochs as one stream (see batches()),
     # and the epoch it is at.
     _stream: Iterator | None = field(default=None, repr=False)
@@ -83,11 +85,11 @@ class Session:
     @property
     def predictive_model(self) -> nn.Module:
         """The weights that are validated, saved and predicted with: the average, if kept."""
-        return self.ema.model if self.ema is not None else unwrap(self.model)
+        return self.average.model if self.average is not None else unwrap(self.model)
 
     def raw_weights(self) -> dict[str, torch.Tensor] | None:
         """The training weights to store for resuming, when the checkpoint holds the average."""
-        return None if self.ema is None else unwrap(self.model).state_dict()
+        return None if self.average is None else unwrap(self.model).state_dict()
 
     @property
     def total_steps(self) -> int:
@@ -161,9 +163,22 @@ class Session:
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         self.optimiser.step()
-        if self.ema is not None:
-            self.ema.update(unwrap(self.model))
         return float(loss.detach())
+
+    def update_average(self, progress: float) -> None:
+        """Fold the weights after a step into the average, starting a uniform one once
+        ``progress`` reaches ``config.average_from``.
+
+        The best model is then chosen among the averages only: a raw model scored before
+        the average started would otherwise stay "best" on the noise of a few images.
+        """
+        if self.average is None:
+            start = self.config.average_from
+            if start is None or progress < start:
+                return
+            self.average = WeightAverage(unwrap(self.model), None)
+            self.best_mae = math.inf
+        self.average.update(unwrap(self.model))
 
     def metadata(self, *, epoch: int, val_mae: float) -> dict:
         """Return the checkpoint description for the current weights.
@@ -289,11 +304,16 @@ def _shared_fit_dataset(task, items, normalisation, model, out_dir, stop) -> Ite
 def _resume_progress(session: Session, resume: Path) -> None:
     """Load optimiser state, epoch and best metric from ``resume``'s ``last`` folder."""
     folder = resume / "last" if (resume / "last").is_dir() else resume
-    # The checkpoint's weights (already in the model and, if kept, the average) are the
-    # average when ema_decay is set; the raw training weights come from the training state.
+    # The checkpoint's weights (already in the model and, with ema_decay, the average) are
+    # the average when one was kept; the raw training weights come from the training state.
+    stored = load_training_state(folder)
+    # ("ema_updates": states written before uniform averages existed.)
+    updates = int(stored.get("average_updates", stored.get("ema_updates", 0)))
+    if session.average is None and session.config.average_from is not None and updates > 0:
+        session.average = WeightAverage(unwrap(session.model), None, updates)
     progress = load_training_state(folder, session.optimiser, unwrap(session.model))
-    if session.ema is not None:
-        session.ema.updates = int(progress.get("ema_updates", session.ema.updates))
+    if session.average is not None:
+        session.average.updates = updates
     session.first_epoch = int(progress["epoch"]) + 1
     session.step = session.first_step = int(progress["step"])
     session.best_mae = float(progress.get("best_mae", math.inf))
@@ -348,7 +368,7 @@ def open_session(
         val_items=val_list,
         out_dir=Path(out_dir),
         split_note=note,
-        ema=None if config.ema_decay is None else WeightAverage(model, config.ema_decay),
+        average=None if config.ema_decay is None else WeightAverage(model, config.ema_decay),
     )
     if resume is not None:
         _resume_progress(session, resume)

@@ -153,6 +153,7 @@ def _run_epoch(
         for group in session.optimiser.param_groups:
             group["lr"] = _learning_rate(config, progress)
         loss = session.train_step(batch)
+        session.update_average(progress)
         steps += 1
         session.step += 1
         if set_progress is not None:
@@ -210,8 +211,8 @@ def _save(session: Session, epoch: int, val_mae: float, gain: float | None) -> l
         session.best_mae = val_mae
         written.append(str(save_checkpoint(session.out_dir / "best", model, metadata)))
     progress = {"epoch": epoch, "step": session.step, "best_mae": session.best_mae}
-    if session.ema is not None:
-        progress["ema_updates"] = session.ema.updates
+    if session.average is not None:
+        progress["average_updates"] = session.average.updates
     save_training_state(
         session.out_dir / "last", session.optimiser, progress, session.raw_weights()
     )
