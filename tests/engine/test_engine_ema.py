@@ -151,3 +151,15 @@ def test_a_run_stopped_before_the_average_starts_saves_the_raw_weights(items, tm
     state = load_file(str(tmp_path / "last" / "training_state.safetensors"))
     # 4 steps, the last at progress 0.75 < 0.9: no average, so no raw weights stored apart.
     assert not any(key.startswith("weights/") for key in state)
+
+
+def test_averaging_leaves_the_training_weights_as_they_were(items, tmp_path):
+    from napari_gst.models import OUTPUT_GAIN
+
+    list(train(TrainConfig(**TINY_L2, epochs=2), items, out_dir=tmp_path / "plain"))
+    list(train(TrainConfig(**TINY_L2, epochs=2, average_from=0.3), items, out_dir=tmp_path / "avg"))
+    plain = load_file(str(tmp_path / "plain" / "last" / "model.safetensors"))
+    state = load_file(str(tmp_path / "avg" / "last" / "training_state.safetensors"))
+    for key, value in plain.items():
+        if key != OUTPUT_GAIN:  # the saved model is calibrated, the training one is not
+            np.testing.assert_array_equal(state["weights/" + key], value)
