@@ -251,6 +251,10 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
         "train_minutes": train_s / 60,
         "fit_minutes": fitting_s / 60,
         "device": last.device,
+        # "clock" where the time budget led the learning rate (not exactly repeatable).
+        "schedule": json.loads((out_dir / "last" / "model.json").read_text())["metrics"].get(
+            "schedule"
+        ),
     }
 
 

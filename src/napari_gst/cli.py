@@ -135,6 +135,12 @@ def _add_train(commands) -> None:
         type=int,
         help="random crops from each image per epoch (default: 4 counting, 1 landmarks)",
     )
+    parser.add_argument(
+        "--average-from",
+        type=float,
+        help="share of the run (0-1) from which the saved model is the average of the "
+        "weights since (default: off; 0.4 counted VGG cells better, docs/benchmarks.md)",
+    )
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--cache-dir", help="folder for cached Gaussian fits")
     parser.add_argument("--resume", type=Path, help="model folder to continue training from")

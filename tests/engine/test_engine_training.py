@@ -126,6 +126,20 @@ def test_a_time_budget_that_does_not_bind_keeps_runs_reproducible(items, tmp_pat
     first = load_file(str(tmp_path / "a" / "last" / "model.safetensors"))
     second = load_file(str(tmp_path / "b" / "last" / "model.safetensors"))
     assert all(np.array_equal(first[key], second[key]) for key in first)
+    assert load_checkpoint(tmp_path / "a" / "last").metadata["metrics"]["schedule"] == "steps"
+
+
+def test_checkpoints_say_when_the_clock_led_the_schedule(items, tmp_path, monkeypatch):
+    from napari_gst.engine import training
+
+    def binds(self, steps_done, steps_left):
+        self.time_led = True
+        return True
+
+    monkeypatch.setattr(training._Clock, "budget_binds", binds)
+    config = TrainConfig(**{**TINY, "max_minutes": 30.0}, loss="l2", epochs=1)
+    run(config, items, tmp_path)
+    assert load_checkpoint(tmp_path / "last").metadata["metrics"]["schedule"] == "clock"
 
 
 def test_the_clock_leads_the_schedule_only_once_the_budget_binds(monkeypatch):

@@ -92,6 +92,7 @@ def _config_from_args(args: argparse.Namespace, items: list, found: dict) -> Tra
         "batch_size",
         "crop_size",
         "crops_per_image",
+        "average_from",
         "seed",
         "cache_dir",
         "device",

@@ -199,11 +199,18 @@ def _preview(session: Session) -> np.ndarray:
     )
 
 
-def _save(session: Session, epoch: int, val_mae: float, gain: float | None) -> list[str]:
-    """Write ``last`` (+ training state) and, if improved, ``best``; return the folders."""
+def _save(
+    session: Session, epoch: int, val_mae: float, gain: float | None, time_led: bool
+) -> list[str]:
+    """Write ``last`` (+ training state) and, if improved, ``best``; return the folders.
+
+    The metrics say whether the clock led the learning rate so far ("schedule": "clock")
+    or the steps alone did ("steps": a run that another with its seed repeats exactly).
+    """
     metadata = session.metadata(epoch=epoch, val_mae=val_mae)
     if gain is not None:
         metadata["metrics"]["count_gain"] = gain
+    metadata["metrics"]["schedule"] = "clock" if time_led else "steps"
     model = session.predictive_model
     written = [str(save_checkpoint(session.out_dir / "last", model, metadata))]
     improved = val_mae < session.best_mae
@@ -251,7 +258,7 @@ def _finish_epoch(
         )
         val_mae = _validate(session, gain)
         with output_gain(model, gain):
-            written = _save(session, epoch, val_mae, gain)
+            written = _save(session, epoch, val_mae, gain, clock.time_led)
         session.last_validation_end = clock.elapsed
         session.last_validation_s = session.last_validation_end - started
         for folder in written:

@@ -50,7 +50,7 @@ def save_training_state(
     """Write the optimiser state and ``progress`` (epoch, best metric, ...) into ``directory``.
 
     ``weights`` are the raw training weights, needed to resume when the checkpoint beside
-    this state holds the weight average instead (``ema_decay``).
+    this state holds the weight average instead (``ema_decay``, ``average_from``).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
