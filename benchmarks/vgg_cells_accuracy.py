@@ -222,6 +222,8 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
     out_dir = model_dir(args.runs_dir, loss, n_train, draw, settings(args))
     start = time.perf_counter()
     fitting_s, last, total_steps = 0.0, None, 0
+    if args.snapshots_from is not None:  # a rerun into this folder keeps no stale snapshots
+        shutil.rmtree(out_dir / "snapshots", ignore_errors=True)
     for event in train(config, train_items, out_dir=out_dir, preview_every=0):
         if event.kind == "fitting":
             fitting_s = event.elapsed_s
@@ -261,8 +263,8 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
 def keep_snapshot(event, out_dir: Path, start_step: float) -> None:
     """Copy the ``last`` checkpoint an event reports into ``snapshots/`` from ``start_step`` on.
 
-    The copy is the validated model (calibrated; the weight average where ``ema_decay`` is
-    set), named by its step, so weight or prediction averages can be scored afterwards.
+    The copy is the validated model (calibrated; the weight average where ``ema_decay`` or
+    ``average_from`` is set), named by its step, so averages can be scored afterwards.
     """
     if event.kind != "checkpoint" or Path(event.path).name != "last":
         return
