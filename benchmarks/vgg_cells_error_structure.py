@@ -33,7 +33,7 @@ from napari_gst.engine import evaluate, load_checkpoint, predict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vgg_cells_accuracy import DATA, split, validation_split  # noqa: E402
-from vgg_cells_views import FOLDER_NAME  # noqa: E402
+from vgg_cells_views import run_draw  # noqa: E402
 
 SPLITS = ("own", "held-out", "test")
 CHECKPOINTS = ("best", "last")
@@ -54,10 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def counts_of(folder: Path, items: list, augment: bool) -> dict[tuple[str, str], np.ndarray]:
     """Return {(checkpoint, split): (n, 2) array of true and predicted counts} of one run."""
-    found = FOLDER_NAME.match(folder.name)
-    if found is None:
-        raise SystemExit(f"{folder}: not a benchmark model folder (<loss>_n<N>_d<draw>_...)")
-    n_train, draw = int(found["n"]), int(found["draw"])
+    n_train, draw = run_draw(folder)
     own, test = split(items, n_train, draw)
     _, held_out = validation_split(items, n_train, draw)
     images = dict(zip(SPLITS, (own, held_out, test), strict=True))
@@ -166,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | band: annotated | predicted | ratio | inside: annotated | predicted | ratio |")
     print("|---|---|---|---|---|---|---|")
     for folder in args.models:
-        found = FOLDER_NAME.match(folder.name)
-        _, held_out = validation_split(items, int(found["n"]), int(found["draw"]))
+        _, held_out = validation_split(items, *run_draw(folder))
         rows = edge_band_counts(folder / "best", held_out, args.band).mean(axis=0)
         print(
             f"| {folder.name} | {rows[0]:.2f} | {rows[1]:.2f} | {rows[1] / rows[0]:.3f} | "

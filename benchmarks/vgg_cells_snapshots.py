@@ -38,7 +38,7 @@ from napari_gst.models import OUTPUT_GAIN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vgg_cells_accuracy import DATA, split, validation_split  # noqa: E402
-from vgg_cells_views import FOLDER_NAME  # noqa: E402
+from vgg_cells_views import run_draw  # noqa: E402
 
 SPLITS = ("held-out", "test")
 WINDOWS = (0.1, 0.2, 0.3, 0.45, 0.6)  # shares of the run's steps, counted from its end
@@ -87,10 +87,7 @@ def average_weights(folders: list[Path]) -> torch.nn.Module:
 
 def score_run(folder: Path, items: list, windows: list[float]) -> dict[str, dict[str, float]]:
     """Return {variant: {split: MAE}} of one run's checkpoints and snapshot averages."""
-    found = FOLDER_NAME.match(folder.name)
-    if found is None:
-        raise SystemExit(f"{folder}: not a benchmark model folder (<loss>_n<N>_d<draw>_...)")
-    n_train, draw = int(found["n"]), int(found["draw"])
+    n_train, draw = run_draw(folder)
     own, test = split(items, n_train, draw)
     _, held_out = validation_split(items, n_train, draw)
     defaults = TrainConfig()

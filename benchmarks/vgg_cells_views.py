@@ -27,6 +27,14 @@ from vgg_cells_accuracy import DATA, validation_split  # noqa: E402
 FOLDER_NAME = re.compile(r"(?P<loss>[a-z0-9]+)_n(?P<n>\d+)_d(?P<draw>\d+)_")
 
 
+def run_draw(folder: Path) -> tuple[int, int]:
+    """Return (N, draw) of a benchmark model folder; exit naming the folder if it is not one."""
+    found = FOLDER_NAME.match(folder.name)
+    if found is None:
+        raise SystemExit(f"{folder}: not a benchmark model folder (<loss>_n<N>_d<draw>_...)")
+    return int(found["n"]), int(found["draw"])
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

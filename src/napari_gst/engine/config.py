@@ -201,9 +201,7 @@ class TrainConfig:
         if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
             raise GSTError(f"stride must be a positive integer or None, got {self.stride!r}")
         _positive("learning_rate", self.learning_rate)
-        warmup = self.warmup_fraction
-        if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < 1:
-            raise GSTError(f"warmup_fraction must be in [0, 1), got {warmup!r}")
+        _share("warmup_fraction", self.warmup_fraction)
         if self.weight_decay < 0:
             raise GSTError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.max_minutes is not None:
@@ -214,12 +212,9 @@ class TrainConfig:
             or not 0.0 < self.ema_decay < 1.0
         ):
             raise GSTError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}")
-        start = self.average_from
-        if start is not None and (
-            isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 <= start < 1
-        ):
-            raise GSTError(f"average_from must be in [0, 1) or None, got {start!r}")
-        if start is not None and self.ema_decay is not None:
+        if self.average_from is not None:
+            _share("average_from", self.average_from, " or None")
+        if self.average_from is not None and self.ema_decay is not None:
             raise GSTError("ema_decay and average_from both average the weights: set one of them")
         self.scale_range = _pair("scale_range", self.scale_range)
         self.make_normalisation()  # raises on unknown keys or bad percentiles
@@ -355,6 +350,12 @@ def _positive(name: str, value: object) -> None:
     """Raise a GSTError unless ``value`` is a positive number."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise GSTError(f"{name} must be a positive number, got {value!r}")
+
+
+def _share(name: str, value: object, or_else: str = "") -> None:
+    """Raise a GSTError unless ``value`` is a share of a run, in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise GSTError(f"{name} must be in [0, 1){or_else}, got {value!r}")
 
 
 def _pair(name: str, value: object) -> tuple[float, float]:
