@@ -32,9 +32,8 @@ import torch
 
 from napari_gst.data import Normalisation, load_dataset
 from napari_gst.engine import TrainConfig, load_checkpoint
-from napari_gst.engine.calibration import count_gain, image_counts, output_gain
+from napari_gst.engine.calibration import count_gain, image_counts, set_gains
 from napari_gst.engine.split import hold_out
-from napari_gst.models import OUTPUT_GAIN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vgg_cells_accuracy import DATA, split, validation_split  # noqa: E402
@@ -134,10 +133,8 @@ def score_run(folder: Path, items: list, windows: list[float]) -> dict[str, dict
 
 
 def calibrated(model: torch.nn.Module, items: list, normalisation: Normalisation) -> None:
-    """Set ``model``'s output gain as the engine does: annotated over predicted on ``items``."""
-    with output_gain(model, 1.0):
-        gain = count_gain(model, items, torch.device("cpu"), normalisation)
-    getattr(model, OUTPUT_GAIN).fill_(gain)
+    """Set ``model``'s gains as the engine does (``count_gain`` on ``items``)."""
+    set_gains(model, count_gain(model, items, torch.device("cpu"), normalisation))
 
 
 def best_running_average(

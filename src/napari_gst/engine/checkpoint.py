@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import GSTError
-from ..models import OUTPUT_GAIN
+from ..models import with_missing_gains
 
 FORMAT = "napari-gst checkpoint"
 VERSION = 1
@@ -201,9 +201,9 @@ def load_checkpoint(
     folder, metadata = read_metadata(path, task=task)
     tensors = _load_tensors(folder, metadata)
     model = build_from_spec(metadata["model"])
-    # Checkpoints written before counting models were calibrated have no output gain: 1.
-    if OUTPUT_GAIN in model.state_dict() and OUTPUT_GAIN not in tensors:
-        tensors[OUTPUT_GAIN] = torch.ones(())
+    # Checkpoints written before counting models were calibrated (or before the edge gain)
+    # lack those gains: 1.
+    tensors = with_missing_gains(model, tensors)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:

@@ -13,6 +13,7 @@ from torch import nn
 from ..devices import resolve_device
 from ..errors import GSTError
 from .checkpoint import Checkpoint, load_checkpoint
+from .edge_ring import apply_edge_gain, edge_gain_of
 from .peaks import DETECTION_METHODS, count_guided_peaks
 from .tiling import (
     as_image_tensor,
@@ -244,11 +245,13 @@ def predict(
 
     def read(plane: np.ndarray) -> np.ndarray:
         normalised = normalisation.apply(plane)
-        if not augment:
-            return densities_of(normalised)
-        return averaged_density(
-            densities_of, normalised, input_multiple(model), model_stride(model)
-        )
+        if augment:
+            density = averaged_density(
+                densities_of, normalised, input_multiple(model), model_stride(model)
+            )
+        else:
+            density = densities_of(normalised)
+        return apply_edge_gain(density, edge_gain_of(model))  # the whole image's edge
 
     all_densities = [read(plane) for plane in planes]
     shape = (int(planes.shape[1]), int(planes.shape[2]))

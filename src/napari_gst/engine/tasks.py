@@ -54,7 +54,7 @@ class Task(Protocol):
         """Return an (h, w) density of one image for the live preview."""
 
     def calibration(self, model: nn.Module, items: Sequence, device, normalisation):
-        """Return the output gain to validate and save ``model`` with (None: leave it at 1)."""
+        """Return the ``CountGains`` to validate and save ``model`` with (None: leave them at 1)."""
 
     def check_resume(self, metadata: dict, folder: Path) -> None:
         """Raise a GSTError when a checkpoint to resume from belongs to another set-up."""
@@ -132,19 +132,19 @@ class CountTask:
     def score_training(self, model: nn.Module, items: Sequence, device, normalisation) -> float:
         """Return the MAE on the training ``items``, each counted with the others' gain.
 
-        With calibration on, each image is scored with the gain of the other images
+        With calibration on, each image is scored with the gains of the other images
         (``leave_one_out_errors``); without it, on its raw count.
         """
-        from .calibration import image_counts, leave_one_out_errors, output_gain
+        from .calibration import UNCALIBRATED, leave_one_out_errors, output_gain, ring_counts
 
-        with output_gain(model, 1.0):
-            predicted, annotated = image_counts(model, items, device, normalisation)
+        with output_gain(model, UNCALIBRATED):
+            predicted, annotated = ring_counts(model, items, device, normalisation)
         if not self.config.calibrate:
-            return float(np.abs(predicted - annotated).mean())
+            return float(np.abs(predicted.sum(axis=1) - annotated.sum(axis=1)).mean())
         return float(leave_one_out_errors(predicted, annotated).mean())
 
     def calibration(self, model: nn.Module, items: Sequence, device, normalisation):
-        """Return the count gain of ``model`` on the training ``items`` (None: not asked)."""
+        """Return the count gains of ``model`` on the training ``items`` (None: not asked)."""
         if not self.config.calibrate:
             return None
         from .calibration import count_gain

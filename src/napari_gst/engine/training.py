@@ -12,7 +12,7 @@ import torch
 
 from ..errors import Cancelled, GSTError
 from . import distributed
-from .calibration import output_gain
+from .calibration import CountGains, output_gain
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .events import TrainEvent
@@ -177,7 +177,7 @@ def _run_epoch(
     session.epoch_losses = {key: value / max(steps, 1) for key, value in totals.items()}
 
 
-def _validate(session: Session, gain: float | None) -> float:
+def _validate(session: Session, gain: CountGains | None) -> float:
     """Return the task's selection metric (MAE, MRE) on the validation (else training) images.
 
     Validation images are scored with the training images' ``gain``; without them, the
@@ -200,7 +200,7 @@ def _preview(session: Session) -> np.ndarray:
 
 
 def _save(
-    session: Session, epoch: int, val_mae: float, gain: float | None, time_led: bool
+    session: Session, epoch: int, val_mae: float, gain: CountGains | None, time_led: bool
 ) -> list[str]:
     """Write ``last`` (+ training state) and, if improved, ``best``; return the folders.
 
@@ -209,7 +209,8 @@ def _save(
     """
     metadata = session.metadata(epoch=epoch, val_mae=val_mae)
     if gain is not None:
-        metadata["metrics"]["count_gain"] = gain
+        metadata["metrics"]["count_gain"] = gain.count
+        metadata["metrics"]["edge_gain"] = gain.edge
     metadata["metrics"]["schedule"] = "clock" if time_led else "steps"
     model = session.predictive_model
     written = [str(save_checkpoint(session.out_dir / "last", model, metadata))]

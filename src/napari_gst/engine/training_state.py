@@ -10,6 +10,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import GSTError
+from ..models import with_missing_gains
 from .checkpoint import STATE, _write_atomic, _write_json
 
 FORMAT = "napari-gst training state"
@@ -92,7 +93,7 @@ def load_training_state(
     }
     if model is not None and weights:
         try:
-            model.load_state_dict(weights)
+            model.load_state_dict(with_missing_gains(model, weights))
         except RuntimeError as error:
             raise GSTError(f"the training weights in {directory} do not fit: {error}") from error
     if optimiser is not None:

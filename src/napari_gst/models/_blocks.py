@@ -54,17 +54,33 @@ def make_activation(name: str) -> nn.Module:
 
 OUTPUT_GAIN = "output_gain"
 """Name of the scalar buffer every density network multiplies its output by (see below)."""
+EDGE_GAIN = "edge_gain"
+"""Name of the scalar buffer prediction multiplies a whole image's outermost cells by."""
+GAIN_BUFFERS = (OUTPUT_GAIN, EDGE_GAIN)
 
 
 def register_output_gain(module: nn.Module) -> None:
-    """Give ``module`` a scalar ``output_gain`` buffer (1), saved with its weights.
+    """Give ``module`` scalar ``output_gain`` and ``edge_gain`` buffers (1), saved with it.
 
-    Counting models are calibrated after training (``napari_gst.engine.calibration``): one
-    gain that makes the training images' predicted total equal their annotated total. It lives
-    in the network, so every prediction path (CLI, widgets, tiling, a bare module) applies it.
-    Training keeps it at 1.
+    Counting models are calibrated after training (``napari_gst.engine.calibration``): a
+    gain that makes the training images' predicted totals equal their annotated totals. The
+    output gain lives in the network's forward, so every prediction path (CLI, widgets,
+    tiling, a bare module) applies it; the edge gain applies to the ring of density cells
+    along a whole image's edge, so ``engine.prediction`` applies it after tiling and views.
+    Training keeps both at 1.
     """
     module.register_buffer(OUTPUT_GAIN, torch.ones(()))
+    module.register_buffer(EDGE_GAIN, torch.ones(()))
+
+
+def with_missing_gains(model: nn.Module, tensors: dict) -> dict:
+    """Return ``tensors`` with the gain buffers ``model`` has and they lack set to 1.
+
+    Weights saved before a gain existed (no calibration, no edge gain) load uncalibrated.
+    """
+    state = model.state_dict()
+    missing = {name: torch.ones(()) for name in GAIN_BUFFERS if name in state}
+    return {**missing, **tensors}
 
 
 def make_norm(name: str, channels: int) -> nn.Module:
