@@ -37,6 +37,7 @@ NEW_SETTING_DEFAULTS = {
     "calibrate": False,
     "loader_workers": 0,
     "average_from": None,
+    "transpose": False,
 }
 
 
@@ -126,6 +127,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "weights (TrainConfig.average_from; default: off)",
     )
     parser.add_argument(
+        "--transpose",
+        action="store_true",
+        help="train on all 8 symmetries of a crop (TrainConfig.transpose; default: off)",
+    )
+    parser.add_argument(
         "--snapshots-from",
         type=float,
         default=None,
@@ -170,6 +176,7 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         model_options=args.model_options or {},
         kernel_options=args.kernel_options or {},
         average_from=args.average_from,
+        transpose=args.transpose,
         max_minutes=args.max_minutes,
         device=args.device,
         seed=draw,

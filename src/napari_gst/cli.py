@@ -141,6 +141,13 @@ def _add_train(commands) -> None:
         help="share of the run (0-1) from which the saved model is the average of the "
         "weights since (default: off; 0.4 counted VGG cells better, docs/benchmarks.md)",
     )
+    parser.add_argument(
+        "--transpose",
+        action="store_const",
+        const=True,
+        help="counting: also train on crops with rows and columns swapped, so that with the "
+        "flips training sees all 8 symmetries of a square (default: off)",
+    )
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--cache-dir", help="folder for cached Gaussian fits")
     parser.add_argument("--resume", type=Path, help="model folder to continue training from")

@@ -138,6 +138,7 @@ def test_train_writes_a_model_that_predict_reads(capsys, tmp_path, cells_folder)
         "2",
         "--average-from",
         "0.5",
+        "--transpose",
         "--device",
         "cpu",
         "--json",
@@ -147,7 +148,7 @@ def test_train_writes_a_model_that_predict_reads(capsys, tmp_path, cells_folder)
     assert result["kind"] == "done" and result["epoch"] == 2
     assert result["config"]["model_options"] == {"input_stride": 2, "width": 4, "depth": 2}
     assert (result["config"]["crop_size"], result["config"]["crops_per_image"]) == (32, 2)
-    assert result["config"]["average_from"] == 0.5
+    assert result["config"]["average_from"] == 0.5 and result["config"]["transpose"] is True
     assert (model_dir / "best" / "model.json").is_file()
     image = str(cells_folder / "img_0.png")
     assert main(["predict", str(model_dir), image, "--out", str(tmp_path / "pred")]) == 0

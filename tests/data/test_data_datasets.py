@@ -367,3 +367,32 @@ def test_resized_window_equals_the_window_of_the_resized_image(scale):
         torch.testing.assert_close(window, expected, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="leaves the image"):
         resize_region(image, scale, (0, height + 1), (0, 4))
+
+
+@pytest.mark.parametrize("use_kernel", [True, False])
+def test_transpose_swaps_rows_and_columns_of_image_and_target(items, use_kernel):
+    options = {"stride": 4, "crop_size": 24, "flip": False, "use_kernel": use_kernel}
+    plain = DensityDataset(items, **options, fit_kwargs=FAST_FIT)
+    swapping = DensityDataset(items, **options, transpose=True, fit_kwargs=FAST_FIT)
+    swapping._fits = plain._fits  # same fits: only the transpose differs
+
+    # The transpose is drawn after the crop, so both datasets draw the same crops.
+    pairs = [(plain[0], swapping[0]) for _ in range(16)]
+    swapped = [(a, b) for a, b in pairs if not torch.equal(a["image"], b["image"])]
+    assert swapped and len(swapped) < len(pairs), "16 draws should hold both states"
+    for reference, sample in swapped:
+        torch.testing.assert_close(sample["image"], reference["image"].transpose(1, 2))
+        np.testing.assert_allclose(sample["target"].points, reference["target"].points[:, ::-1])
+        assert sample["count"] == pytest.approx(reference["count"])
+    if use_kernel:
+        reference, sample = swapped[0]
+        grid = reference["target"].dense().reshape(*reference["target"].grid_shape, -1)
+        np.testing.assert_array_equal(
+            sample["target"].dense(), grid.transpose(1, 0, 2).reshape(grid.shape[0] ** 2, -1)
+        )
+
+
+@pytest.mark.parametrize("crop_size", [None, (24, 32)])
+def test_transpose_needs_a_square_crop(items, crop_size):
+    with pytest.raises(GSTError, match="transpose needs a square crop_size"):
+        DensityDataset(items, stride=4, crop_size=crop_size, transpose=True)

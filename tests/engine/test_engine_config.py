@@ -35,6 +35,11 @@ def test_config_round_trips_through_json(tmp_path):
         ({"kernel_options": {"beta": 0}}, "beta"),
         ({"kernel_options": {"background": "no"}}, "background"),
         ({"kernel_options": {"crop_mass": "middle"}}, "crop_mass"),
+        ({"transpose": "yes"}, "transpose must be true or false"),
+        (
+            {"transpose": True, "task": "landmarks", "landmarks": {"names": ["tip"]}},
+            "transpose is for counting",
+        ),
     ],
 )
 def test_bad_settings_name_the_setting(settings, named):
@@ -106,3 +111,14 @@ def test_crop_rule_reaches_the_dataset_not_the_kernel_builder(tmp_path):
     items = make_cells_dataset(1, seed=0, shape=(32, 32))
     dataset = CountTask(config).dataset(items, Normalisation(), 4, tmp_path, seed=0)
     assert dataset.crop_mass == "centre" and dataset.kernel_kwargs == {"beta": 0.005}
+
+
+def test_transpose_reaches_the_dataset(tmp_path):
+    from napari_gst.data import Normalisation, make_cells_dataset
+    from napari_gst.engine.tasks import CountTask
+
+    items = make_cells_dataset(1, seed=0, shape=(32, 32))
+    for loss in ("gst", "l2"):
+        config = TrainConfig(loss=loss, transpose=True)
+        assert CountTask(config).dataset(items, Normalisation(), 4, tmp_path, seed=0).transpose
+    assert not TrainConfig().transpose

@@ -71,3 +71,14 @@ def test_make_loss_names_the_problem():
         make_loss("mse")
     with pytest.raises(ValueError, match="bad options for loss 'l2'"):
         make_loss("l2", radius=3)
+
+
+def test_point_target_transpose_matches_the_kernel_transpose():
+    points = np.array([[2.0, 3.0], [20.0, 29.0]])
+    target = PointTarget(points, (32, 32), stride=4)
+    kernel = make_kernel(points)
+
+    np.testing.assert_allclose(target.transposed().points, kernel.transposed().points)
+    tall = PointTarget([[30.0, 5.0]], (40, 8), stride=4).transposed()
+    assert tall.image_shape == (8, 40) and tall.grid_shape == (2, 10)
+    np.testing.assert_allclose(tall.points, [[5.0, 30.0]])

@@ -176,3 +176,39 @@ def test_kernel_without_points_crops_and_flips():
     np.testing.assert_array_equal(moved.dense(), 1.0)
     index, strength = moved.correspondence()
     assert np.all(index == -1) and np.all(strength == 1.0)
+
+
+def test_transpose_is_a_row_permutation_and_equals_the_kernel_of_the_transposed_fit(crowd_fit):
+    kernel = build_kernel(crowd_fit, crowd_fit.image_shape, stride=4)
+    shape = crowd_fit.image_shape[::-1]
+    # R(pi/2 - t) swaps the roles of rows and columns: the transposed covariance.
+    swapped = make_fit(
+        crowd_fit.points[:, ::-1], crowd_fit.sigmas, np.pi / 2 - crowd_fit.angles, shape
+    )
+
+    transposed = kernel.transposed()
+    direct = build_kernel(swapped, shape, stride=4)
+
+    grid = kernel.dense().reshape(*kernel.grid_shape, -1)
+    assert transposed.grid_shape == kernel.grid_shape[::-1]
+    assert transposed.image_shape == tuple(shape)
+    np.testing.assert_array_equal(
+        transposed.dense(), grid.transpose(1, 0, 2).reshape(kernel.matrix.shape)
+    )
+    np.testing.assert_allclose(transposed.dense(), direct.dense(), atol=1e-6)
+    np.testing.assert_allclose(transposed.covariances, direct.covariances, atol=1e-9)
+    np.testing.assert_allclose(transposed.points, kernel.points[:, ::-1])
+
+
+def test_transpose_of_a_cropped_kernel_with_a_ragged_edge():
+    fit = make_fit([[5.0, 20.0], [26.0, 9.0]], [3.0, 2.0], [0.3, 1.1], image_shape=(30, 40))
+    kernel = build_kernel(fit, (30, 40), stride=4).crop(8, 4, 22, 24)
+
+    again = kernel.transposed().transposed()
+
+    assert kernel.grid_shape == (6, 6) and kernel.image_shape == (22, 24)
+    assert kernel.transposed().image_shape == (24, 22)
+    np.testing.assert_array_equal(again.dense(), kernel.dense())
+    np.testing.assert_allclose(again.points, kernel.points)
+    np.testing.assert_allclose(again.covariances, kernel.covariances)
+    np.testing.assert_allclose(again.mass, kernel.mass)

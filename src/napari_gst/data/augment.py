@@ -1,4 +1,4 @@
-"""Sample geometry for training: a random rescale/flip/crop plan and its exact image operations."""
+"""Sample geometry for training: a random rescale/flip/crop/transpose plan and its image ops."""
 
 from __future__ import annotations
 
@@ -15,17 +15,20 @@ from .resize import resize_region
 
 @dataclass(frozen=True)
 class SamplePlan:
-    """What one sample does to its image: rescale, pad, flip, crop (in that order).
+    """What one sample does to its image: rescale, pad, flip, crop, transpose (in that order).
 
     ``padded_shape`` is the rescaled image padded at the bottom/right to a multiple of the
     stride and at least to the crop; ``flips`` the image axes mirrored (0: rows, 1:
-    columns); ``crop`` is (top, left, height, width) in the padded image, or None.
+    columns); ``crop`` is (top, left, height, width) in the padded image, or None;
+    ``transpose`` swaps the rows and columns of the result (with the flips, all 8
+    symmetries of a square).
     """
 
     scale: float
     padded_shape: tuple[int, int]
     flips: tuple[int, ...]
     crop: tuple[int, int, int, int] | None
+    transpose: bool = False
 
 
 def as_crop_size(crop_size: object, stride: int) -> tuple[int, int] | None:
@@ -75,9 +78,11 @@ def random_plan(
     crop_size: tuple[int, int] | None,
     scale_range: tuple[float, float],
     flip_axes: tuple[int, ...],
+    transpose: bool = False,
 ) -> SamplePlan:
     """Return a random plan: scale in ``scale_range``, stride-aligned crop, each axis of
-    ``flip_axes`` mirrored with probability 1/2."""
+    ``flip_axes`` mirrored with probability 1/2, and with ``transpose`` rows and columns
+    swapped with probability 1/2 (drawn last, so plans without it are unchanged)."""
     low, high = scale_range
     scale = float(rng.uniform(low, high)) if high > low else low
     rescaled = scaled_shape(shape, scale)
@@ -88,7 +93,8 @@ def random_plan(
         left = stride * int(rng.integers(0, (padded[1] - crop_size[1]) // stride + 1))
         crop = (top, left, *crop_size)
     flips = tuple(axis for axis in flip_axes if rng.random() < 0.5)
-    return SamplePlan(scale, padded, flips, crop)
+    swap = bool(transpose) and bool(rng.random() < 0.5)
+    return SamplePlan(scale, padded, flips, crop, swap)
 
 
 def eval_plan(shape: tuple[int, int], stride: int) -> SamplePlan:
@@ -109,7 +115,7 @@ def unflipped_box(plan: SamplePlan) -> tuple[int, int, int, int]:
 
 
 def apply_to_image(image: torch.Tensor, plan: SamplePlan) -> torch.Tensor:
-    """Return the (C, h, w) image after the plan's rescale, zero padding, flip and crop.
+    """Return the (C, h, w) image after the plan's rescale, zero padding, flip, crop, transpose.
 
     The rescale keeps pixel edges on pixel edges (``align_corners=False`` with the exact
     factor), the convention ``build_kernel(..., scale=s)`` uses for the points; shrinking is
@@ -144,4 +150,6 @@ def apply_to_image(image: torch.Tensor, plan: SamplePlan) -> torch.Tensor:
         image = F.pad(image, (0, extra_cols, 0, extra_rows))
     if plan.flips:
         image = torch.flip(image, dims=tuple(axis + 1 for axis in plan.flips))
+    if plan.transpose:
+        image = image.transpose(1, 2)
     return image.contiguous()

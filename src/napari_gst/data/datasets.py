@@ -50,7 +50,9 @@ class DensityDataset(FittedImages, Dataset):
     crop_size : int or (h, w), multiples of ``stride``; None uses whole images.
     scale_range : (low, high) random rescale factors; (1, 1) disables rescaling.
     flip : random horizontal flips; ``vertical_flip`` adds vertical ones (microscopy has
-        no "up"; crowd photos do, hence off by default).
+        no "up"; crowd photos do, hence off by default); ``transpose`` swaps a crop's rows
+        and columns with probability 1/2 (with both flips: all 8 symmetries of a square;
+        needs a square ``crop_size``, so the samples of a batch keep one shape).
     use_kernel : build GST transport kernels (needs a Gaussian fit per image); False gives
         light ``losses.PointTarget`` targets and never fits.
     cache_dir : folder for fits (``transport.cached_fit``); None keeps them in memory only.
@@ -77,6 +79,7 @@ class DensityDataset(FittedImages, Dataset):
         scale_range: tuple[float, float] = (1.0, 1.0),
         flip: bool = True,
         vertical_flip: bool = False,
+        transpose: bool = False,
         use_kernel: bool = True,
         cache_dir: str | os.PathLike | None = None,
         fit_kwargs: dict | None = None,
@@ -91,6 +94,7 @@ class DensityDataset(FittedImages, Dataset):
         self.crop_size = as_crop_size(crop_size, self.stride)
         self.scale_range = as_scale_range(scale_range)
         self.flip, self.vertical_flip = bool(flip), bool(vertical_flip)
+        self.transpose = _check_transpose(transpose, self.crop_size)
         self.use_kernel, self.train, self.seed = bool(use_kernel), bool(train), int(seed)
         self.cache_dir = cache_dir
         self.fit_kwargs, self.kernel_kwargs = dict(fit_kwargs or {}), dict(kernel_kwargs or {})
@@ -138,13 +142,22 @@ class DensityDataset(FittedImages, Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index, int(self._draws[index])])
         self._draws[index] += 1
         axes = (1,) * self.flip + (0,) * self.vertical_flip
-        return random_plan(rng, shape, self.stride, self.crop_size, self.scale_range, axes)
+        return random_plan(
+            rng, shape, self.stride, self.crop_size, self.scale_range, axes, self.transpose
+        )
 
     def _target(self, index: int, plan: SamplePlan) -> object:
-        """Return the sample's target with exactly the image's rescale, padding, flip, crop."""
+        """Return the sample's target with exactly the image's rescale, padding, flip, crop
+        and transpose."""
         item = self.items[index]
         if not self.use_kernel:
             return point_target(item.points, item.shape, self.stride, plan)
+        kernel = self._kernel(index, plan)
+        return kernel.transposed() if plan.transpose else kernel
+
+    def _kernel(self, index: int, plan: SamplePlan) -> TransportKernel:
+        """Return the sample's kernel after the plan's rescale, padding, flip and crop."""
+        item = self.items[index]
         if plan.crop is None:
             kernel = pad_kernel(self._scaled_kernel(index, plan.scale), plan.padded_shape)
             for axis in plan.flips:
@@ -195,6 +208,16 @@ def collate_samples(samples: Sequence[dict]) -> dict:
         "count": torch.tensor([sample["count"] for sample in samples], dtype=torch.float32),
         "name": [sample["name"] for sample in samples],
     }
+
+
+def _check_transpose(transpose: bool, crop_size: tuple[int, int] | None) -> bool:
+    """Return ``transpose`` as a bool; a transposed sample must keep the batch's shape."""
+    if transpose and (crop_size is None or crop_size[0] != crop_size[1]):
+        raise GSTError(
+            f"transpose needs a square crop_size (the samples of a batch share one shape), "
+            f"got {crop_size!r}"
+        )
+    return bool(transpose)
 
 
 def _channels(image: np.ndarray) -> int:

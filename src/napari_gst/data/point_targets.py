@@ -1,4 +1,4 @@
-"""Point targets (no kernel) with the same rescale/pad/flip/crop as the sample's image."""
+"""Point targets (no kernel) with the same rescale/pad/flip/crop/transpose as the sample's image."""
 
 from __future__ import annotations
 
@@ -27,4 +27,6 @@ def point_target(
         target = target.flip(axis)
     if plan.crop is not None:
         target = target.crop(*plan.crop)
+    if plan.transpose:
+        target = target.transposed()
     return target

@@ -93,6 +93,7 @@ def _config_from_args(args: argparse.Namespace, items: list, found: dict) -> Tra
         "crop_size",
         "crops_per_image",
         "average_from",
+        "transpose",
         "seed",
         "cache_dir",
         "device",

@@ -92,6 +92,9 @@ class TrainConfig:
     flip : random flips; None (default) picks the task's default: horizontal and vertical
         flips for counting; for landmarks, left-right mirrors only, and only when a
         ``flip_map`` is given (a mirror turns a left landmark into a right one).
+    transpose : counting only: also swap a crop's rows and columns with probability 1/2, so
+        that with the flips training sees all 8 symmetries of a square (the 8 views that
+        ``predict(..., augment=True)`` averages). Off by default.
     sigma_range : (min, max) Gaussian scales for the transport kernel, in pixels
         (None: the kernel's default, stride .. 2.5 x stride).
     kernel_options : further ``build_kernel`` options of the GST kernel: ``beta`` (background
@@ -146,6 +149,7 @@ class TrainConfig:
     normalisation: dict = field(default_factory=dict)
     scale_range: tuple[float, float] = (0.9, 1.1)
     flip: bool | None = None
+    transpose: bool = False
     sigma_range: tuple[float, float] | None = None
     kernel_options: dict = field(default_factory=dict)
     device: str = "auto"
@@ -196,8 +200,9 @@ class TrainConfig:
                 'loader_workers must be a non-negative integer or "auto", '
                 f"got {self.loader_workers!r}"
             )
-        if not isinstance(self.calibrate, bool):
-            raise GSTError(f"calibrate must be true or false, got {self.calibrate!r}")
+        for name in ("calibrate", "transpose"):
+            if not isinstance(getattr(self, name), bool):
+                raise GSTError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
             raise GSTError(f"stride must be a positive integer or None, got {self.stride!r}")
         _positive("learning_rate", self.learning_rate)
@@ -248,6 +253,11 @@ class TrainConfig:
             return
         if self.landmarks is None:
             raise GSTError("task 'landmarks' needs landmarks (the names, e.g. from names.json)")
+        if self.transpose:
+            raise GSTError(
+                "transpose is for counting: a diagonal mirror turns a landmark's left into "
+                "its up; use flip with a flip_map for landmarks"
+            )
         from ..landmarks import as_landmark_set  # numpy-only import
 
         landmark_set = as_landmark_set(self.landmarks, "landmarks")

@@ -101,6 +101,7 @@ class CountTask:
             scale_range=config.scale_range,
             flip=config.flip,
             vertical_flip=config.flip,
+            transpose=config.transpose,
             use_kernel=config.loss == "gst",
             cache_dir=cache_dir,
             fit_kwargs=dict(config.fit_options),

@@ -96,6 +96,12 @@ class PointTarget:
         points[:, axis] = extent - 1 - points[:, axis]
         return PointTarget(points, self.image_shape, self.stride, self.mass)
 
+    def transposed(self) -> PointTarget:
+        """Return the target of the image with rows and columns swapped (a diagonal mirror)."""
+        return PointTarget(
+            self.points[:, ::-1].copy(), self.image_shape[::-1], self.stride, self.mass
+        )
+
     def scale(self, factor: float, shape: tuple[int, int] | None = None) -> PointTarget:
         """Return the target of the image resized by ``factor`` to ``shape``.
 

@@ -232,3 +232,15 @@ def flip_rows(kernel: TransportKernel, axis: int) -> tuple[np.ndarray, np.ndarra
     points = kernel.points.copy()
     points[:, axis] = extent - 1 - points[:, axis]
     return rows.ravel(), points
+
+
+def transpose_rows(kernel: TransportKernel) -> tuple[np.ndarray, np.ndarray]:
+    """Return (row permutation of K, swapped points) for swapping the image's rows and columns.
+
+    Cell (r, c) of the transposed grid is cell (c, r) of this one; every extent is a whole
+    number of cells in both frames, so no stride condition applies.
+    """
+    gh, gw = kernel.grid_shape
+    r = np.arange(gw)[:, None]  # rows of the transposed grid
+    c = np.arange(gh)[None, :]
+    return (c * gw + r).ravel(), kernel.points[:, ::-1].copy()

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import torch
 
 from .._archive import read_archive, write_archive
-from .crop import crop_kernel_parts, flip_rows
+from .crop import crop_kernel_parts, flip_rows, transpose_rows
 from .geometry import Gaussians
 
 FORMAT_NAME = "napari-gst TransportKernel"
@@ -116,6 +116,24 @@ class TransportKernel:
             matrix=self.matrix[rows],
             points=points,
             covariances=gaussians.covariances,
+            _torch_cache={},
+        )
+
+    def transposed(self) -> TransportKernel:
+        """Return the kernel of the image with rows and columns swapped (a diagonal mirror).
+
+        Exact row permutation of K; points swap their coordinates and each covariance its
+        diagonal entries. Training uses it, with the two flips, for all 8 symmetries of a crop.
+        """
+        rows, points = transpose_rows(self)
+        covariances = self.covariances[:, ::-1, ::-1].copy()
+        return replace(
+            self,
+            matrix=self.matrix[rows],
+            grid_shape=self.grid_shape[::-1],
+            image_shape=self.image_shape[::-1],
+            points=points,
+            covariances=covariances,
             _torch_cache={},
         )
 
