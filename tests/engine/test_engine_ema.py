@@ -163,3 +163,19 @@ def test_averaging_leaves_the_training_weights_as_they_were(items, tmp_path):
     for key, value in plain.items():
         if key not in (OUTPUT_GAIN, EDGE_GAIN):  # the saved model is calibrated, training not
             np.testing.assert_array_equal(state["weights/" + key], value)
+
+
+def test_resume_from_a_state_saved_before_the_edge_gain(items, tmp_path):
+    # Raw weights stored by a run before the edge_gain buffer existed still load.
+    from safetensors.numpy import save_file
+
+    first = tmp_path / "first"
+    config = {**TINY_L2, "average_from": 0.0}
+    list(train(TrainConfig(**config, epochs=1), items, out_dir=first))
+    path = first / "last" / "training_state.safetensors"
+    state = load_file(str(path))
+    del state["weights/edge_gain"], state["weights/output_gain"]
+    save_file(state, str(path))
+
+    list(train(TrainConfig(**config, epochs=2), items, out_dir=tmp_path / "second", resume=first))
+    assert load_training_state(tmp_path / "second" / "last")["step"] == 4
