@@ -113,6 +113,12 @@ def _add_train(commands) -> None:
     parser.add_argument("data_dir", type=Path, help="folder of images + annotations")
     parser.add_argument("--out", type=Path, required=True, help="model folder to write")
     parser.add_argument("--val", type=Path, help="folder of validation images + annotations")
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        help="without --val, the share of the images held out to choose the best epoch "
+        "(default 0.15; 0 trains on every image and scores each with the others' gains)",
+    )
     _add_data_format(parser)
     parser.add_argument("--config", type=Path, help="JSON file of training settings")
     parser.add_argument("--loss", choices=("gst", "bayesian", "ot", "l2"), help="training loss")
