@@ -32,8 +32,8 @@ from napari_gst.data import load_dataset
 from napari_gst.engine import evaluate, load_checkpoint, predict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vgg_cells_accuracy import DATA, split, validation_split  # noqa: E402
-from vgg_cells_views import run_draw  # noqa: E402
+from vgg_cells_accuracy import split, validation_split  # noqa: E402
+from vgg_cells_views import model_folders_parser, run_draw  # noqa: E402
 
 SPLITS = ("own", "held-out", "test")
 CHECKPOINTS = ("best", "last")
@@ -41,10 +41,7 @@ CHECKPOINTS = ("best", "last")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", type=Path, nargs="+", help="model folders of the benchmark")
-    parser.add_argument("--data", type=Path, default=DATA, help="VGG cells folder")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser = model_folders_parser(__doc__)
     parser.add_argument("--augment", action="store_true", help="count with 8 averaged views")
     parser.add_argument(
         "--band", type=int, default=8, help="width in pixels of the edge band (a stride multiple)"

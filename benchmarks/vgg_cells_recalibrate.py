@@ -27,18 +27,15 @@ from napari_gst.engine.calibration import count_gain, set_gains
 from napari_gst.engine.split import hold_out
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vgg_cells_accuracy import DATA, split, validation_split  # noqa: E402
-from vgg_cells_views import run_draw  # noqa: E402
+from vgg_cells_accuracy import split, validation_split  # noqa: E402
+from vgg_cells_views import model_folders_parser, run_draw  # noqa: E402
 
 COLUMNS = ("held-out", "held-out, 8 views", "test", "test, 8 views")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", type=Path, nargs="+", help="model folders of the benchmark")
-    parser.add_argument("--data", type=Path, default=DATA, help="VGG cells folder")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser = model_folders_parser(__doc__)
     return parser.parse_args(argv)
 
 

@@ -36,8 +36,8 @@ from napari_gst.engine.calibration import count_gain, image_counts, set_gains
 from napari_gst.engine.split import hold_out
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vgg_cells_accuracy import DATA, split, validation_split  # noqa: E402
-from vgg_cells_views import run_draw  # noqa: E402
+from vgg_cells_accuracy import split, validation_split  # noqa: E402
+from vgg_cells_views import model_folders_parser, run_draw  # noqa: E402
 
 SPLITS = ("held-out", "test")
 WINDOWS = (0.1, 0.2, 0.3, 0.45, 0.6)  # shares of the run's steps, counted from its end
@@ -45,10 +45,7 @@ WINDOWS = (0.1, 0.2, 0.3, 0.45, 0.6)  # shares of the run's steps, counted from 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", type=Path, nargs="+", help="model folders with snapshots/")
-    parser.add_argument("--data", type=Path, default=DATA, help="VGG cells folder")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser = model_folders_parser(__doc__, models_help="model folders with snapshots/")
     parser.add_argument(
         "--windows", type=float, nargs="+", default=list(WINDOWS),
         help="shares of the steps, from the run's end, whose snapshots are averaged",

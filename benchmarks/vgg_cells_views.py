@@ -35,13 +35,21 @@ def run_draw(folder: Path) -> tuple[int, int]:
     return int(found["n"]), int(found["draw"])
 
 
+def model_folders_parser(
+    doc: str, *, threads: int = 2, models_help: str = "model folders of the benchmark"
+) -> argparse.ArgumentParser:
+    """Return the options every script over benchmark model folders takes (models, data,
+    threads), described by the first line of ``doc``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("models", type=Path, nargs="+", help=models_help)
+    parser.add_argument("--data", type=Path, default=DATA, help="VGG cells folder")
+    parser.add_argument("--threads", type=int, default=threads, help="torch CPU threads")
+    return parser
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", type=Path, nargs="+", help="model folders of the benchmark")
-    parser.add_argument("--data", type=Path, default=DATA, help="VGG cells folder")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    return parser.parse_args(argv)
+    return model_folders_parser(__doc__, threads=1).parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
