@@ -2,8 +2,8 @@
 
 A model keeps the gains it was saved with. When the calibration changes (the edge ring's gain,
 ``engine/edge_ring.py``), models trained before can be measured again: for each model folder
-written by ``vgg_cells_accuracy.py`` (``<loss>_n<N>_d<draw>_*``), the best checkpoint is
-calibrated with ``count_gain`` on the run's own training images (the draw, less the images the
+written by ``vgg_cells_accuracy.py`` (``<loss>_n<N>_d<draw>_*``), the best checkpoint
+(``--checkpoint last``: the last) is calibrated with ``count_gain`` on the run's own training images (the draw, less the images the
 run held out, as training calibrates) and scored, as saved and recalibrated, with one view and
 with 8, on the images of 001-100 outside the draw (held-out: what a choice may rest on) and on
 the test images 101-200:
@@ -36,6 +36,9 @@ COLUMNS = ("held-out", "held-out, 8 views", "test", "test, 8 views")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command-line options."""
     parser = model_folders_parser(__doc__)
+    parser.add_argument(
+        "--checkpoint", choices=("best", "last"), default="best", help="which checkpoint to score"
+    )
     return parser.parse_args(argv)
 
 
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|" + "---|" * len(COLUMNS))
     rows: dict[str, list[list[float]]] = {"as saved": [], "recalibrated": []}
     for folder in args.models:
-        checkpoint = load_checkpoint(folder / "best")
+        checkpoint = load_checkpoint(folder / args.checkpoint)
         _, held_out = validation_split(items, *run_draw(folder))
         _, test = split(items, *run_draw(folder))
         saved_gains = (
