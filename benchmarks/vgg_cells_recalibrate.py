@@ -3,10 +3,10 @@
 A model keeps the gains it was saved with. When the calibration changes (the edge ring's gain,
 ``engine/edge_ring.py``), models trained before can be measured again: for each model folder
 written by ``vgg_cells_accuracy.py`` (``<loss>_n<N>_d<draw>_*``), the best checkpoint
-(``--checkpoint last``: the last) is calibrated with ``count_gain`` on the run's own training images (the draw, less the images the
-run held out, as training calibrates) and scored, as saved and recalibrated, with one view and
-with 8, on the images of 001-100 outside the draw (held-out: what a choice may rest on) and on
-the test images 101-200:
+(``--checkpoint last``: the last) is calibrated with ``count_gain`` on the run's own training
+images (the draw, less the images the run held out, as training calibrates) and scored, as
+saved and recalibrated, with one view and with 8, on the images of 001-100 outside the draw
+(held-out: what a choice may rest on) and on the test images 101-200:
 
     python benchmarks/vgg_cells_recalibrate.py runs/vgg_cells/gst_n50_d*_994161e4
 """
