@@ -23,6 +23,7 @@ import torch
 from napari_gst.data import load_dataset
 from napari_gst.engine import load_checkpoint, predict
 from napari_gst.engine.calibration import CountGains, current_gains, set_gains
+from napari_gst.engine.edge_ring import cells_to_edge
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vgg_cells_accuracy import split, validation_split  # noqa: E402
@@ -38,26 +39,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def ring_of(rows: np.ndarray, cols: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """Return the ring (cells to the border, capped at RINGS - 1) of cells (rows, cols)."""
-    to_edge = np.minimum(np.minimum(rows, grid[0] - 1 - rows), np.minimum(cols, grid[1] - 1 - cols))
-    return np.minimum(to_edge, RINGS - 1)
-
-
 def ring_counts(model: torch.nn.Module, normalisation: dict, items: list) -> tuple:
     """Return (annotated, predicted) (n, RINGS) counts per ring of ``items``."""
     annotated, predicted = [], []
     for item in items:
         result = predict(model, item.image, device="cpu", normalisation=normalisation)
         grid, stride = result.density.shape, result.stride
-        rows, cols = np.indices(grid)
-        predicted.append(
-            np.bincount(ring_of(rows, cols, grid).ravel(), result.density.ravel(), RINGS)
-        )
+        rings = np.minimum(cells_to_edge(grid), RINGS - 1)
+        predicted.append(np.bincount(rings.ravel(), result.density.ravel(), RINGS))
         points = np.asarray(item.points, dtype=np.float64).reshape(-1, 2)
         cell_rows = np.clip((points[:, 0] // stride).astype(int), 0, grid[0] - 1)
         cell_cols = np.clip((points[:, 1] // stride).astype(int), 0, grid[1] - 1)
-        annotated.append(np.bincount(ring_of(cell_rows, cell_cols, grid), minlength=RINGS))
+        annotated.append(np.bincount(rings[cell_rows, cell_cols], minlength=RINGS))
     return np.asarray(annotated, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
 
 

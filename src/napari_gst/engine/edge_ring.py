@@ -20,13 +20,17 @@ EDGE_CELLS = 1
 """Width of the edge ring in density cells (the ring that needed a gain on VGG cells)."""
 
 
-def edge_mask(grid_shape: tuple[int, int], cells: int = EDGE_CELLS) -> np.ndarray:
-    """Return a boolean (h, w) mask of the cells within ``cells`` of the grid's border."""
+def cells_to_edge(grid_shape: tuple[int, int]) -> np.ndarray:
+    """Return the (h, w) integer distance of each cell to the grid's border (0 on it)."""
     height, width = grid_shape
     rows = np.arange(height)[:, None]
     cols = np.arange(width)[None, :]
-    to_edge = np.minimum(np.minimum(rows, height - 1 - rows), np.minimum(cols, width - 1 - cols))
-    return to_edge < cells
+    return np.minimum(np.minimum(rows, height - 1 - rows), np.minimum(cols, width - 1 - cols))
+
+
+def edge_mask(grid_shape: tuple[int, int], cells: int = EDGE_CELLS) -> np.ndarray:
+    """Return a boolean (h, w) mask of the cells within ``cells`` of the grid's border."""
+    return cells_to_edge(grid_shape) < cells
 
 
 def edge_gain_of(model: nn.Module) -> float:
