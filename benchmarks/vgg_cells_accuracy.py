@@ -139,6 +139,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(e.g. 0.5) in the model folder's snapshots/ (for vgg_cells_snapshots.py; does not "
         "change the training)",
     )
+    parser.add_argument(
+        "--scale-range",
+        type=float,
+        nargs=2,
+        default=TrainConfig().scale_range,
+        help="random rescale factors of the training crops (TrainConfig.scale_range; "
+        "default: %(default)s)",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=TrainConfig().weight_decay,
+        help="AdamW weight decay (TrainConfig.weight_decay; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="train with seed draw + 1000 x K instead of the draw's own (another run of the "
+        "same images, e.g. a second member of an ensemble; the draw of images is unchanged)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser.parse_args(argv)
 
@@ -177,9 +198,11 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         kernel_options=args.kernel_options or {},
         average_from=args.average_from,
         transpose=args.transpose,
+        scale_range=tuple(args.scale_range),
+        weight_decay=args.weight_decay,
         max_minutes=args.max_minutes,
         device=args.device,
-        seed=draw,
+        seed=draw + 1000 * args.seed_offset,
         cache_dir=str(args.runs_dir / "fits"),  # fits are shared by every loss and draw
     )
 
@@ -194,7 +217,8 @@ def settings(args) -> dict:
     config = make_config(args, "gst", 0).to_dict()
     for key in ("loss", "seed", "cache_dir", "device"):
         config.pop(key)
-    return {**config, "score_on": args.score_on}
+    extra = {"seed_offset": args.seed_offset} if args.seed_offset else {}
+    return {**config, "score_on": args.score_on, **extra}
 
 
 def run_key(loss: str, n_train: int, draw: int, run_settings: dict) -> tuple:
