@@ -6,7 +6,10 @@ ensemble. Each member's calibrated count is predicted per image; the ensemble co
 Scored on the images of 001-100 outside the draw (held-out: what a choice may rest on) and,
 with ``--test``, on the test images 101-200:
 
-    python benchmarks/vgg_cells_ensemble.py runs/vgg_cells/gst_n50_d0_* --threads 2
+    python benchmarks/vgg_cells_ensemble.py runs/vgg_cells/gst_n50_d*_e6900440 \
+        runs/vgg_cells/gst_n50_d*_ea4caf95 --threads 2
+
+(folders are grouped by N and draw, so name only the runs that form the ensembles).
 """
 
 from __future__ import annotations
