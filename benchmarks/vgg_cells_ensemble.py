@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from napari_gst.data import load_dataset
-from napari_gst.engine import evaluate, load_checkpoint
+from napari_gst.engine import evaluate, load_checkpoint, mean_absolute_error
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vgg_cells_accuracy import split, validation_split  # noqa: E402
@@ -42,16 +42,15 @@ def parse_args(argv: list[str] | None = None):
     return parser.parse_args(argv)
 
 
-def member_counts(folder: Path, images: list, views: int, checkpoint: str) -> np.ndarray:
-    """Return the calibrated count a model predicts for each image."""
-    model = load_checkpoint(folder / checkpoint)
+def member_counts(model, images: list, views: int) -> np.ndarray:
+    """Return the calibrated count a loaded model predicts for each image."""
     scores = evaluate(model, images, device="cpu", augment=views == 8)
     return np.array([entry["predicted"] for entry in scores["images"]], dtype=np.float64)
 
 
 def mae(counts: np.ndarray, images: list) -> float:
     """Return the mean absolute count error of ``counts`` against the images' dots."""
-    return float(np.mean(np.abs(counts - np.array([len(item.points) for item in images]))))
+    return mean_absolute_error(counts, [len(item.points) for item in images])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     totals: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for (n_train, draw), folders in sorted(groups.items()):
+        models = [load_checkpoint(folder / args.checkpoint) for folder in folders]
         for name, choose in sets:
             _, images = choose(items, n_train, draw)
-            counts = [member_counts(f, images, args.views, args.checkpoint) for f in folders]
+            counts = [member_counts(model, images, args.views) for model in models]
             singles = [mae(c, images) for c in counts]
             together = mae(np.mean(counts, axis=0), images)
             totals[name].append((float(np.mean(singles)), together))
