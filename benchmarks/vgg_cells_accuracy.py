@@ -154,6 +154,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="AdamW weight decay (TrainConfig.weight_decay; default: %(default)s)",
     )
     parser.add_argument(
+        "--lr-floor",
+        type=float,
+        default=TrainConfig().lr_floor,
+        help="share of the peak learning rate the cosine ends at (TrainConfig.lr_floor; "
+        "default: %(default)s)",
+    )
+    parser.add_argument(
         "--seed-offset",
         type=int,
         default=0,
@@ -200,6 +207,7 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         transpose=args.transpose,
         scale_range=tuple(args.scale_range),
         weight_decay=args.weight_decay,
+        lr_floor=args.lr_floor,
         max_minutes=args.max_minutes,
         device=args.device,
         seed=draw + 1000 * args.seed_offset,
@@ -217,6 +225,8 @@ def settings(args) -> dict:
     config = make_config(args, "gst", 0).to_dict()
     for key in ("loss", "seed", "cache_dir", "device"):
         config.pop(key)
+    if config["lr_floor"] == TrainConfig().lr_floor:  # added later: keep the older hashes
+        config.pop("lr_floor")
     extra = {"seed_offset": args.seed_offset} if args.seed_offset else {}
     return {**config, "score_on": args.score_on, **extra}
 

@@ -1,4 +1,4 @@
-"""Landmark training defaults and schedules in the engine: warm-up, rate, kernel clock."""
+"""Training defaults and schedules in the engine: warm-up, rate, its floor, kernel clock."""
 
 import numpy as np
 import pytest
@@ -51,6 +51,20 @@ def test_the_warm_up_rises_to_the_peak_then_the_cosine_decays():
     # Without a warm-up the rate starts at the peak.
     no_warm_up = TrainConfig(learning_rate=1e-3, warmup_fraction=0.0)
     assert training_module._learning_rate(no_warm_up, 0.0) == 1e-3
+
+
+def test_the_cosine_ends_at_the_chosen_floor():
+    config = TrainConfig(learning_rate=1e-3, warmup_fraction=0.0, lr_floor=0.25)
+    rates = [training_module._learning_rate(config, p) for p in np.linspace(0, 1, 11)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(0.25e-3)
+    assert rates[5] == pytest.approx(0.625e-3)  # half-way down the cosine
+    assert TrainConfig.from_dict(config.to_dict()).lr_floor == 0.25
+
+
+@pytest.mark.parametrize("floor", [-0.1, 1.0, "x", True])
+def test_a_bad_learning_rate_floor_is_named(floor):
+    with pytest.raises(GSTError, match="lr_floor"):
+        TrainConfig(lr_floor=floor)
 
 
 def test_the_kernel_schedule_follows_the_learning_rates_progress(tmp_path, monkeypatch):

@@ -69,6 +69,10 @@ class TrainConfig:
         1/25 of its peak before the cosine decay (None: the task's default, 0.05 for both
         tasks: landmark channels collapse, and counts start far too low, when the first
         steps take the peak rate).
+    lr_floor : share of the peak rate the cosine decay ends at, in [0, 1) (default 0.02).
+        A higher floor keeps the late steps apart, so an ``average_from`` average is more
+        like an ensemble (stochastic weight averaging's constant rate); on VGG cells a floor
+        of 0.25 counted worse (docs/parts/bench-accuracy.md, "Screens on a slower machine").
     ema_decay : decay of the exponential moving average of the weights that is validated,
         checkpointed and used for prediction (None: the raw training weights). GST's L1
         gradients keep the raw weights jittering near the optimum; the average removes it.
@@ -140,6 +144,7 @@ class TrainConfig:
     max_minutes: float | None = 15.0
     learning_rate: float | None = None
     warmup_fraction: float | None = None
+    lr_floor: float = 0.02
     weight_decay: float = 1e-4
     ema_decay: float | None = None
     average_from: float | None = None
@@ -207,6 +212,7 @@ class TrainConfig:
             raise GSTError(f"stride must be a positive integer or None, got {self.stride!r}")
         _positive("learning_rate", self.learning_rate)
         _share("warmup_fraction", self.warmup_fraction)
+        _share("lr_floor", self.lr_floor)
         if self.weight_decay < 0:
             raise GSTError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.max_minutes is not None:

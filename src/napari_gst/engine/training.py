@@ -87,13 +87,14 @@ class _Clock:
 
 
 def _learning_rate(config: TrainConfig, progress: float) -> float:
-    """Return the learning rate at ``progress`` in [0, 1]: linear warm-up, then cosine decay."""
+    """Return the learning rate at ``progress`` in [0, 1]: linear warm-up, then cosine decay
+    to ``config.lr_floor`` times the peak."""
     # Progress is the step fraction, or the time fraction where the budget binds
     # (``_progress``), so a run cut short by max_minutes still anneals before it ends.
     progress, peak, warmup = min(progress, 1.0), config.learning_rate, config.warmup_fraction
     if progress < warmup:
         return peak * (_WARMUP_START + (1 - _WARMUP_START) * progress / warmup)
-    floor = 0.02 * peak
+    floor = config.lr_floor * peak
     annealed = (progress - warmup) / (1 - warmup)
     return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * annealed))
 
