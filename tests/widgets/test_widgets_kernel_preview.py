@@ -53,7 +53,7 @@ def test_changing_the_stride_rebuilds_the_overlay_without_refitting(preview, vie
 
     assert preview.state.fits[True] is fit
     assert viewer.layers["cells points correspondence"].data.shape == (6, 6, 4)
-    assert preview.sigma_range() == (8.0, 20.0)
+    assert preview.sigma_range() == (5.0, 20.0)
 
 
 @pytest.mark.slow

@@ -100,7 +100,7 @@ class TrainConfig:
         that with the flips training sees all 8 symmetries of a square (the 8 views that
         ``predict(..., augment=True)`` averages). Off by default.
     sigma_range : (min, max) Gaussian scales for the transport kernel, in pixels
-        (None: the kernel's default, stride .. 2.5 x stride).
+        (None: the kernel's default, 0.625 .. 2.5 x stride).
     kernel_options : further ``build_kernel`` options of the GST kernel: ``beta`` (background
         prior, default 0.015), ``background_distance`` (c, default 3), ``background``
         (include the background column, default True), ``cutoff`` (truncation, default 6);

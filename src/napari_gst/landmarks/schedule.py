@@ -1,6 +1,6 @@
 """Landmark kernel scales: a wide-to-tight schedule of the sigma clamp over the training epochs.
 
-Counting clamps the fitted scales to ``stride .. 2.5 stride`` (method.md, section 2). For a
+Counting clamps the fitted scales to ``0.625 .. 2.5 stride`` (method.md, section 2). For a
 landmark that clamp is a poor default: the fitted scales of landmarks are large (they lie far
 apart), so every kernel sits at 2.5 stride and a landmark's support (the cells where its
 posterior beats the background, a disc of about 3.5 sigma) covers most of a small image; the L1

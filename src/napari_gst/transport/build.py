@@ -20,9 +20,19 @@ MAX_CUTOFF = 20.0
 """Largest accepted cut-off: keeps the posterior's fixed-shift exponentials in float64 range."""
 
 
+SIGMA_MIN_PER_STRIDE = 0.625
+"""Default lower clamp of the kernel's scales, in strides: 2.5 px at stride 4 keeps most cell fits."""
+SIGMA_MAX_PER_STRIDE = 2.5
+"""Default upper clamp of the kernel's scales, in strides (the authors' 20 px at stride 8)."""
+
+
 def default_sigma_range(stride: int) -> tuple[float, float]:
-    """Return the default clamp (stride, 2.5 * stride) for the kernel's Gaussian scales."""
-    return float(stride), 2.5 * float(stride)
+    """Return the default clamp (0.625 * stride, 2.5 * stride) for the kernel's Gaussian scales.
+
+    The lower bound is below the authors' one stride so that the clamp does not widen most
+    fitted Gaussians of small, touching objects (docs/parts/method-kernel.md, "Geometry").
+    """
+    return SIGMA_MIN_PER_STRIDE * float(stride), SIGMA_MAX_PER_STRIDE * float(stride)
 
 
 def truncation_bound(
@@ -123,7 +133,7 @@ def build_kernel(
     stride : int
         Density-map stride s; K has one row per cell of the (ceil(H/s), ceil(W/s)) grid.
     sigma_range : (min, max), optional
-        Clamp of the Gaussian scales in pixels (after rescaling); default (s, 2.5 s).
+        Clamp of the Gaussian scales in pixels (after rescaling); default (0.625 s, 2.5 s).
     scale : float
         Rescale factor from the fitted image to ``shape``: points map as
         ``(p + 0.5) * scale - 0.5`` and scales multiply by ``scale``.
