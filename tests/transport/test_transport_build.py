@@ -105,7 +105,7 @@ def test_sigmas_are_clamped_to_the_sigma_range():
     kernel = build_kernel(fit, (64, 64), stride=8)
 
     eigenvalues = np.linalg.eigvalsh(kernel.covariances)
-    np.testing.assert_allclose(eigenvalues, [[64.0, 400.0]] * 2)
+    np.testing.assert_allclose(eigenvalues, [[25.0, 400.0]] * 2)  # (0.625 x 8)^2, (2.5 x 8)^2
 
 
 def test_rescaled_kernel_equals_kernel_of_the_rescaled_fit(crowd_fit):
