@@ -95,8 +95,9 @@ def _add_landmark_options(parser: argparse.ArgumentParser) -> None:
         nargs=2,
         metavar=("LOW", "HIGH"),
         help="fixed clamp of the transport kernel's Gaussian scales in pixels (default for "
-        "counting: 0.625 x stride to 2.5 x stride; for landmarks: a schedule narrowing from 1.5-2.5 x "
-        "stride to stride / 2 over the first half of the epochs, which this option replaces)",
+        "counting: 0.625 x stride to 2.5 x stride; for landmarks: a schedule narrowing from "
+        "1.5-2.5 x stride to stride / 2 over the first half of the epochs, which this option "
+        "replaces)",
     )
 
 

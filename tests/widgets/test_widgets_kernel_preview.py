@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_gst.transport import default_sigma_range
+
 WAIT_MS = 60_000
 
 
@@ -54,6 +56,8 @@ def test_changing_the_stride_rebuilds_the_overlay_without_refitting(preview, vie
     assert preview.state.fits[True] is fit
     assert viewer.layers["cells points correspondence"].data.shape == (6, 6, 4)
     assert preview.sigma_range() == (5.0, 20.0)
+    preview.stride.setValue(1)  # the boxes show 0.625 x stride exactly, as training uses it
+    assert preview.sigma_range() == default_sigma_range(1) == (0.625, 2.5)
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ MAX_CUTOFF = 20.0
 
 
 SIGMA_MIN_PER_STRIDE = 0.625
-"""Default lower clamp of the kernel's scales, in strides: 2.5 px at stride 4 keeps most cell fits."""
+"""Default lower clamp of the kernel's scales in strides (2.5 px at stride 4 keeps cell fits)."""
 SIGMA_MAX_PER_STRIDE = 2.5
 """Default upper clamp of the kernel's scales, in strides (the authors' 20 px at stride 8)."""
 
