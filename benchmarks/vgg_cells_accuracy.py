@@ -26,6 +26,8 @@ import torch
 
 from napari_gst.data import load_dataset
 from napari_gst.engine import TrainConfig, evaluate, train
+from napari_gst.models import build_model
+from napari_gst.transport import default_sigma_range
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "vgg_cells"
 LOSSES = ("gst", "l2", "bayesian", "ot")
@@ -220,15 +222,24 @@ def settings(args) -> dict:
 
     Every TrainConfig field counts (so a change of the library's defaults starts new runs
     instead of reusing rows trained with the old ones), except the per-run loss and seed and
-    where fits are cached.
+    where fits are cached; an unset sigma range stands for the kernel's default clamp, named.
     """
     config = make_config(args, "gst", 0).to_dict()
     for key in ("loss", "seed", "cache_dir", "device"):
         config.pop(key)
     if config["lr_floor"] == TrainConfig().lr_floor:  # added later: keep the older hashes
         config.pop("lr_floor")
+    if config["sigma_range"] is None:  # GST's clamp is the kernel's default: name it
+        config["sigma_range"] = list(default_sigma_range(config_stride(config)))
     extra = {"seed_offset": args.seed_offset} if args.seed_offset else {}
     return {**config, "score_on": args.score_on, **extra}
+
+
+def config_stride(config: dict) -> int:
+    """Return the density stride of a settings dict: its own, else its network's default."""
+    if config["stride"] is not None:
+        return int(config["stride"])
+    return build_model(config["model"], 3, **config["model_options"]).stride
 
 
 def run_key(loss: str, n_train: int, draw: int, run_settings: dict) -> tuple:
