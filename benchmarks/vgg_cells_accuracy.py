@@ -265,13 +265,16 @@ def done_runs(path: Path) -> dict[tuple, dict]:
     return runs
 
 
-def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
-    """Train one loss on one draw, score it on the test images; return the result row."""
+def run_one(args, loss: str, n_train: int, draw: int, items: list, run_settings: dict) -> dict:
+    """Train one loss on one draw, score it on the test images; return the result row.
+
+    ``run_settings`` is ``settings(args)``, computed once by the caller.
+    """
     choose = validation_split if args.score_on == "validation" else split
     train_items, test_items = choose(items, n_train, draw)
     config = make_config(args, loss, draw)
     # One folder per settings: a run with other settings never reuses another's checkpoints.
-    out_dir = model_dir(args.runs_dir, loss, n_train, draw, settings(args))
+    out_dir = model_dir(args.runs_dir, loss, n_train, draw, run_settings)
     start = time.perf_counter()
     fitting_s, last, total_steps = 0.0, None, 0
     if args.snapshots_from is not None:  # a rerun into this folder keeps no stale snapshots
@@ -292,7 +295,7 @@ def run_one(args, loss: str, n_train: int, draw: int, items: list) -> dict:
         "n_train": n_train,
         "draw": draw,
         "epochs": args.epochs,
-        "settings": settings(args),
+        "settings": run_settings,
         "epochs_run": last.epoch,
         "steps_run": last.step,
         "max_minutes": args.max_minutes,
@@ -411,14 +414,15 @@ def main(argv: list[str] | None = None) -> int:
     items = load_dataset(args.data, "dots")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     finished = done_runs(args.results)
+    run_settings = settings(args)
     # Draws outermost: an interrupted run leaves whole draws (every N and loss) finished.
     for draw in range(args.first_draw, args.first_draw + args.draws):
         for n_train in args.n_train:
             for loss in args.losses:
-                key = run_key(loss, n_train, draw, settings(args))
+                key = run_key(loss, n_train, draw, run_settings)
                 if key in finished:
                     continue
-                row = run_one(args, loss, n_train, draw, items)
+                row = run_one(args, loss, n_train, draw, items, run_settings)
                 finished[key] = row
                 with args.results.open("a") as handle:
                     handle.write(json.dumps(row) + "\n")
@@ -427,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"({row['train_minutes']:.1f} min)",
                     file=sys.stderr,
                 )
-    wanted = json.dumps(settings(args), sort_keys=True)
+    wanted = json.dumps(run_settings, sort_keys=True)
     rows = add_augmented(args, [r for key, r in finished.items() if key[3] == wanted], items)
     table = summarise(rows, args.losses, args.n_train)
     if args.json:

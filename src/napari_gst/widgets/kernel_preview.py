@@ -79,8 +79,9 @@ class KernelPreviewWidget(QWidget):
         self.stride = _spin(QSpinBox(), 1, 64, 8, "Density cells are stride x stride pixels")
         self.auto_sigma = QCheckBox("default (0.625 .. 2.5 x stride)")
         self.auto_sigma.setChecked(True)
-        self.sigma_min = _spin(QDoubleSpinBox(), 0.5, 500.0, 5.0, "Smallest kernel sigma (px)")
-        self.sigma_max = _spin(QDoubleSpinBox(), 0.5, 500.0, 20.0, "Largest kernel sigma (px)")
+        low, high = default_sigma_range(self.stride.value())
+        self.sigma_min = _spin(QDoubleSpinBox(), 0.5, 500.0, low, "Smallest kernel sigma (px)")
+        self.sigma_max = _spin(QDoubleSpinBox(), 0.5, 500.0, high, "Largest kernel sigma (px)")
         for box in (self.sigma_min, self.sigma_max):
             box.setDecimals(3)  # 0.625 x any integer stride is shown exactly
         self.iterations = _spin(
