@@ -41,6 +41,9 @@ NEW_SETTING_DEFAULTS = {
     "average_from": None,
     "transpose": False,
 }
+# Settings added to TrainConfig after runs were keyed by their folder hash: at the default
+# (the behaviour before they existed) they are left out of the key, so old runs keep theirs.
+LATER_SETTINGS = ("lr_floor", "precision")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -134,6 +137,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="train on all 8 symmetries of a crop (TrainConfig.transpose; default: off)",
     )
     parser.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default=TrainConfig().precision,
+        help="number format of the training forward pass (TrainConfig.precision; "
+        "default: %(default)s)",
+    )
+    parser.add_argument(
         "--snapshots-from",
         type=float,
         default=None,
@@ -207,6 +217,7 @@ def make_config(args, loss: str, draw: int) -> TrainConfig:
         kernel_options=args.kernel_options or {},
         average_from=args.average_from,
         transpose=args.transpose,
+        precision=args.precision,
         scale_range=tuple(args.scale_range),
         weight_decay=args.weight_decay,
         lr_floor=args.lr_floor,
@@ -227,8 +238,9 @@ def settings(args) -> dict:
     config = make_config(args, "gst", 0).to_dict()
     for key in ("loss", "seed", "cache_dir", "device"):
         config.pop(key)
-    if config["lr_floor"] == TrainConfig().lr_floor:  # added later: keep the older hashes
-        config.pop("lr_floor")
+    for key in LATER_SETTINGS:  # added later: at their defaults, keep the older hashes
+        if config[key] == getattr(TrainConfig(), key):
+            config.pop(key)
     if config["sigma_range"] is None:  # GST's clamp is the kernel's default: name it
         config["sigma_range"] = list(default_sigma_range(config_stride(config)))
     extra = {"seed_offset": args.seed_offset} if args.seed_offset else {}

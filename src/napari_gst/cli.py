@@ -155,6 +155,12 @@ def _add_train(commands) -> None:
         help="counting: also train on crops with rows and columns swapped, so that with the "
         "flips training sees all 8 symmetries of a square (default: off)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        help="number format of the network's training steps (default: float32; bfloat16 "
+        "steps are about 1.4 times as fast on CPUs with AMX, slower on older ones)",
+    )
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--cache-dir", help="folder for cached Gaussian fits")
     parser.add_argument("--resume", type=Path, help="model folder to continue training from")

@@ -139,6 +139,8 @@ def test_train_writes_a_model_that_predict_reads(capsys, tmp_path, cells_folder)
         "--average-from",
         "0.5",
         "--transpose",
+        "--precision",
+        "bfloat16",
         "--val-fraction",
         "0",
         "--device",
@@ -151,7 +153,7 @@ def test_train_writes_a_model_that_predict_reads(capsys, tmp_path, cells_folder)
     assert result["config"]["model_options"] == {"input_stride": 2, "width": 4, "depth": 2}
     assert (result["config"]["crop_size"], result["config"]["crops_per_image"]) == (32, 2)
     assert result["config"]["average_from"] == 0.5 and result["config"]["transpose"] is True
-    assert result["config"]["val_fraction"] == 0.0
+    assert result["config"]["val_fraction"] == 0.0 and result["config"]["precision"] == "bfloat16"
     assert (model_dir / "best" / "model.json").is_file()
     image = str(cells_folder / "img_0.png")
     assert main(["predict", str(model_dir), image, "--out", str(tmp_path / "pred")]) == 0

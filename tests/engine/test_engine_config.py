@@ -36,6 +36,7 @@ def test_config_round_trips_through_json(tmp_path):
         ({"kernel_options": {"background": "no"}}, "background"),
         ({"kernel_options": {"crop_mass": "middle"}}, "crop_mass"),
         ({"transpose": "yes"}, "transpose must be true or false"),
+        ({"precision": "float16"}, "precision must be one of float32, bfloat16"),
         (
             {"transpose": True, "task": "landmarks", "landmarks": {"names": ["tip"]}},
             "transpose is for counting",

@@ -175,6 +175,38 @@ def test_each_loss_trains_through_the_loop(items, tmp_path, loss):
     assert events[-1].kind == "done"
 
 
+def test_bfloat16_runs_the_networks_forward_pass_only_in_bfloat16(items, tmp_path):
+    # The output is bfloat16 inside the autocast (so it engaged), the loss and the saved
+    # weights stay float32, and the run's weights differ from a float32 run's.
+    from napari_gst.engine.session import open_session
+
+    for name, precision in (("half", "bfloat16"), ("full", "float32")):
+        config = TrainConfig(**TINY, loss="l2", epochs=2, seed=5, precision=precision)
+        events = run(config, items, tmp_path / name)
+        losses = [event.losses["loss"] for event in events if event.kind == "step"]
+        assert losses and all(np.isfinite(losses))
+    half = load_file(str(tmp_path / "half" / "last" / "model.safetensors"))
+    full = load_file(str(tmp_path / "full" / "last" / "model.safetensors"))
+    assert all(value.dtype == np.float32 for value in half.values())
+    assert any(not np.array_equal(half[key], full[key]) for key in half)
+
+    config = TrainConfig(**TINY, loss="l2", epochs=1, precision="bfloat16")
+    opening = open_session(config, items, None, tmp_path / "s", None, lambda: False)
+    try:
+        while True:
+            next(opening)
+    except StopIteration as done:
+        session = done.value
+    try:
+        images = next(iter(session.batches(1)))["image"]
+        with session.forward_precision():
+            assert session.model(images).dtype == torch.bfloat16
+        assert session.model(images).dtype == torch.float32
+        assert np.isfinite(session.train_step(next(iter(session.batches(1)))))
+    finally:
+        session.close()
+
+
 def test_empty_training_set_is_refused(tmp_path):
     with pytest.raises(GSTError, match="empty"):
         run(TrainConfig(**TINY), [], tmp_path)

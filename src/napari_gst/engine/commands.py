@@ -94,6 +94,7 @@ def _config_from_args(args: argparse.Namespace, items: list, found: dict) -> Tra
         "crops_per_image",
         "average_from",
         "transpose",
+        "precision",
         "val_fraction",
         "seed",
         "cache_dir",

@@ -11,6 +11,8 @@ from ..errors import GSTError
 
 TASKS = ("count", "landmarks")
 LOSSES = ("gst", "bayesian", "ot", "l2")
+# Number formats of the network's forward pass in training (``TrainConfig.precision``).
+PRECISIONS = ("float32", "bfloat16")
 # Landmark targets exist for GST kernels and, as the baseline, L2 heatmaps.
 LANDMARK_LOSSES = ("gst", "l2")
 # GST kernel options a config may set besides sigma_range (which has its own field): the
@@ -111,6 +113,11 @@ class TrainConfig:
         the test images worse (docs/parts/bench-accuracy.md, "Cells cut by the image's
         edge").
     device : "auto", "cpu" or "cuda".
+    precision : number format of the network's forward pass in training: "float32"
+        (default) or "bfloat16" (``torch.autocast``: weights, optimiser and loss stay
+        float32; validation and prediction run in float32). On CPUs with AMX or
+        AVX512-BF16 the counting U-Net's step is about 1.4 times as fast
+        (``benchmarks/network_step_speed.py``); elsewhere it can be slower.
     seed : seeds Python, numpy and torch (crops, flips, initial weights).
     val_fraction : share of the training images held out for validation when no validation
         set is given (0: none); ``min_val_images`` is the fewest worth holding out (below
@@ -158,6 +165,7 @@ class TrainConfig:
     sigma_range: tuple[float, float] | None = None
     kernel_options: dict = field(default_factory=dict)
     device: str = "auto"
+    precision: str = "float32"
     seed: int = 0
     val_fraction: float = 0.15
     min_val_images: int = 3
@@ -177,6 +185,7 @@ class TrainConfig:
         _choice("task", self.task, TASKS)
         _choice("loss", self.loss, LOSSES)
         _choice("device", self.device.split(":")[0], ("auto", "cpu", "cuda"))
+        _choice("precision", self.precision, PRECISIONS)
         self._fill_task_defaults()
         for name in (
             "epochs",

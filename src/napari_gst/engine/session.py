@@ -154,8 +154,9 @@ class Session:
     def train_step(self, batch: dict) -> float:
         """Run one optimiser step on a collated batch; return the loss value."""
         images = batch["image"].to(self.device, non_blocking=True)
-        density = self.model(images)
-        loss = self.loss(density, batch["target"])
+        with self.forward_precision():
+            density = self.model(images)
+        loss = self.loss(density.float(), batch["target"])
         if not torch.isfinite(loss):
             raise GSTError(
                 f"the {self.config.loss} loss became {loss.item()}: lower the learning rate"
@@ -164,6 +165,18 @@ class Session:
         loss.backward()
         self.optimiser.step()
         return float(loss.detach())
+
+    def forward_precision(self) -> torch.autocast:
+        """Return the autocast context of a training forward pass (``config.precision``).
+
+        Only the network runs in bfloat16; its output is cast back so the loss (a sparse
+        product for GST, iterations for OT) and the float32 weights' update stay exact.
+        """
+        return torch.autocast(
+            device_type=self.device.type,
+            dtype=torch.bfloat16,
+            enabled=self.config.precision == "bfloat16",
+        )
 
     def update_average(self, progress: float) -> None:
         """Fold the weights after a step into the average, starting a uniform one once
@@ -319,6 +332,13 @@ def _resume_progress(session: Session, resume: Path) -> None:
     session.best_mae = float(progress.get("best_mae", math.inf))
 
 
+def _check_precision(precision: str, device: torch.device) -> None:
+    """Raise a GSTError when ``device`` cannot train in ``precision``."""
+    if precision == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        name = describe_device(device)
+        raise GSTError(f"precision 'bfloat16' needs a GPU that supports it; {name} does not")
+
+
 def open_session(
     config: TrainConfig,
     train_items: Sequence,
@@ -339,6 +359,7 @@ def open_session(
     device = resolve_device(config.device)
     distributed.init_from_environment(device)
     device = distributed.local_device(device)
+    _check_precision(config.precision, device)
     if val_items:
         train_list, val_list, note = list(train_items), list(val_items), "given validation set"
     else:
