@@ -207,6 +207,17 @@ def test_bfloat16_runs_the_networks_forward_pass_only_in_bfloat16(items, tmp_pat
         session.close()
 
 
+def test_bfloat16_on_a_gpu_without_it_is_refused_by_name(monkeypatch):
+    from napari_gst.engine import session
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
+    monkeypatch.setattr(session, "describe_device", lambda device: "cuda:0 (Old GPU)")
+    with pytest.raises(GSTError, match="precision 'bfloat16'.*cuda:0 \\(Old GPU\\) does not"):
+        session._check_precision("bfloat16", torch.device("cuda"))
+    session._check_precision("float32", torch.device("cuda"))  # float32 runs anywhere
+    session._check_precision("bfloat16", torch.device("cpu"))  # autocast on any CPU
+
+
 def test_empty_training_set_is_refused(tmp_path):
     with pytest.raises(GSTError, match="empty"):
         run(TrainConfig(**TINY), [], tmp_path)

@@ -169,8 +169,8 @@ class Session:
     def forward_precision(self) -> torch.autocast:
         """Return the autocast context of a training forward pass (``config.precision``).
 
-        Only the network runs in bfloat16; its output is cast back so the loss (a sparse
-        product for GST, iterations for OT) and the float32 weights' update stay exact.
+        Only the network runs in bfloat16; its output is cast back, so that the loss (a
+        sparse product for GST, iterations for OT) and the weights' update stay float32.
         """
         return torch.autocast(
             device_type=self.device.type,
