@@ -26,6 +26,7 @@ import torch
 
 from napari_gst.data import load_dataset
 from napari_gst.engine import TrainConfig, evaluate, train
+from napari_gst.engine.config import PRECISIONS
 from napari_gst.models import build_model
 from napari_gst.transport import default_sigma_range
 
@@ -138,7 +139,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--precision",
-        choices=("float32", "bfloat16"),
+        choices=PRECISIONS,
         default=TrainConfig().precision,
         help="number format of the training forward pass (TrainConfig.precision; "
         "default: %(default)s)",
@@ -238,8 +239,9 @@ def settings(args) -> dict:
     config = make_config(args, "gst", 0).to_dict()
     for key in ("loss", "seed", "cache_dir", "device"):
         config.pop(key)
+    defaults = TrainConfig()
     for key in LATER_SETTINGS:  # added later: at their defaults, keep the older hashes
-        if config[key] == getattr(TrainConfig(), key):
+        if config[key] == getattr(defaults, key):
             config.pop(key)
     if config["sigma_range"] is None:  # GST's clamp is the kernel's default: name it
         config["sigma_range"] = list(default_sigma_range(config_stride(config)))
